@@ -1,0 +1,6 @@
+"""Pure convolution, pooling and normalisation functions on jnp arrays."""
+
+from cnnjax.ops.conv import conv2d, conv_general
+from cnnjax.ops.pooling import avg_pool, max_pool
+
+__all__ = ["avg_pool", "conv2d", "conv_general", "max_pool"]
