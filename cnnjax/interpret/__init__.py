@@ -1,0 +1,1 @@
+"""Visualisation and interpretability."""
