@@ -1,7 +1,32 @@
-"""Pure convolution, pooling and normalisation functions on jnp arrays."""
+"""Pure convolution, pooling, normalisation and hand-made-kernel functions on jnp arrays."""
 
-from cnnjax.ops.conv import conv2d, conv_general
+from cnnjax.ops import kernels
+from cnnjax.ops.conv import conv1d, conv2d, conv3d, conv_general, normalize_padding
+from cnnjax.ops.kernels import apply_kernel, edge_magnitude
 from cnnjax.ops.normalization import local_response_norm
-from cnnjax.ops.pooling import avg_pool, max_pool
+from cnnjax.ops.pooling import (
+    avg_pool,
+    global_avg_pool,
+    global_lp_pool,
+    global_max_pool,
+    lp_pool,
+    max_pool,
+)
 
-__all__ = ["avg_pool", "conv2d", "conv_general", "local_response_norm", "max_pool"]
+__all__ = [
+    "apply_kernel",
+    "avg_pool",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_general",
+    "edge_magnitude",
+    "global_avg_pool",
+    "global_lp_pool",
+    "global_max_pool",
+    "kernels",
+    "local_response_norm",
+    "lp_pool",
+    "max_pool",
+    "normalize_padding",
+]
