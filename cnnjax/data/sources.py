@@ -5,10 +5,15 @@ A source is anything with `len(source)` and `source[i] -> {"image": (H, W, C) ui
 in memory, so an epoch costs one fancy-index per batch instead of one PNG decode per image.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from PIL import Image
+
+# Datasets whose decoded splits together fit in this many bytes are cached in memory; larger ones
+# are streamed from their ArrayRecord files (MNIST: 55 MB, CIFAR: 184 MB, Imagenette@256: 2.5 GB).
+CACHE_LIMIT_BYTES = 1 << 30
 
 
 class ArraySource:
@@ -36,9 +41,14 @@ def read_batch(source: Sequence[Any], indices: np.ndarray) -> dict[str, np.ndarr
     if hasattr(source, "read_batch"):
         return source.read_batch(indices)
     indices = [int(i) for i in indices]
-    records = source.__getitems__(indices) if hasattr(source, "__getitems__") else [
-        source[i] for i in indices
-    ]
+    records = None
+    if hasattr(source, "__getitems__"):  # tfds ArrayRecord sources: one batched read
+        try:
+            records = source.__getitems__(indices)
+        except TypeError:  # `tfds.testing.mock_data` sources implement only __getitem__
+            records = None
+    if records is None:
+        records = [source[i] for i in indices]
     images = np.stack([np.asarray(r["image"], np.uint8) for r in records])
     if images.ndim == 3:
         images = images[..., None]  # (B, H, W) → (B, H, W, 1)
@@ -55,3 +65,51 @@ def cache_in_memory(source: Sequence[Any], chunk: int = 1024) -> ArraySource:
     return ArraySource(
         np.concatenate([p["image"] for p in parts]), np.concatenate([p["label"] for p in parts])
     )
+
+
+def decoded_bytes(splits: Mapping[str, Sequence[Any]], image_shape: tuple) -> int | None:
+    """Bytes the splits take decoded to uint8 arrays of `image_shape` (None if sizes vary)."""
+    if any(d is None for d in image_shape):
+        return None
+    return sum(len(s) for s in splits.values()) * int(np.prod(image_shape))
+
+
+def fits_in_memory(splits: Mapping[str, Sequence[Any]], image_shape: tuple) -> bool:
+    """Whether decoding every split stays under `CACHE_LIMIT_BYTES`."""
+    size = decoded_bytes(splits, image_shape)
+    return size is not None and size <= CACHE_LIMIT_BYTES
+
+
+def resize_to_square(image: np.ndarray, size: int) -> np.ndarray:
+    """(h, w, C) uint8 → (size, size, C): shorter side to `size` (bicubic), then a centre crop."""
+    height, width = image.shape[:2]
+    if (height, width) == (size, size):
+        return image
+    grey = image.shape[-1] == 1
+    pil = Image.fromarray(image[..., 0] if grey else image)
+    scale = size / min(height, width)
+    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
+    pil = pil.resize((new_w, new_h), Image.Resampling.BICUBIC)
+    left, top = (new_w - size) // 2, (new_h - size) // 2
+    out = np.asarray(pil.crop((left, top, left + size, top + size)), np.uint8)
+    return out[..., None] if grey else out
+
+
+class SquareSource:
+    """Wraps a source of images of varying size so that every image is (size, size, C).
+
+    Resizing happens on the host when an example is read (in grain workers when there are any);
+    on-device preprocessing then crops or resizes to the model's input.
+    """
+
+    def __init__(self, source: Sequence[Any], size: int):
+        self.source, self.size = source, size
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        record = self.source[index]
+        image = np.asarray(record["image"], np.uint8)
+        image = image[..., None] if image.ndim == 2 else image
+        return {"image": resize_to_square(image, self.size), "label": record["label"]}

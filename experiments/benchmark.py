@@ -1,0 +1,172 @@
+"""Speed measurements; one line per measurement. Benchmarks are not tests: nothing is asserted.
+
+    python -m experiments.benchmark --mode=data                 # input pipeline vs train step
+    python -m experiments.benchmark --mode=data --batches=50 --worker_count=4
+
+`--mode=data` compares what the input pipeline delivers (grain `train_iterator`, in the main
+process and with worker processes) with what a jitted train step consumes: a plain
+`jax.value_and_grad` + optax SGD step (preprocessing and augmentation included) of `lenet5` at
+batch 256 on MNIST-5k, and of a CIFAR-size model (`resnet20`) on synthetic 32x32x3 uint8 data.
+The pipeline keeps up when its img/s exceeds the step's. Modes are a registry, so other modes
+(model speed, ...) can be added beside `data`.
+"""
+
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from absl import app, flags
+
+from cnnjax import models
+from cnnjax.data import augment as augment_lib
+from cnnjax.data import load_dataset, preprocess, train_iterator
+from cnnjax.data.datasets import Dataset
+from cnnjax.data.sources import ArraySource
+
+MODES: dict[str, Callable[[], None]] = {}
+
+
+def mode(name: str):
+    """Registers a benchmark mode under `name`."""
+
+    def decorator(fn):
+        MODES[name] = fn
+        return fn
+
+    return decorator
+
+
+def report(what: str, images: int, seconds: float) -> float:
+    """Prints `what: N img/s (images in seconds)` and returns the rate."""
+    rate = images / seconds
+    print(f"{what}: {rate:,.0f} img/s ({images} images in {seconds:.2f} s)", flush=True)
+    return rate
+
+
+def pipeline_rate(source, batch_size: int, batches: int, worker_count: int) -> tuple[int, float]:
+    """Images and seconds for `batches` batches of `train_iterator` after one warm-up batch."""
+    iterator = train_iterator(source, batch_size=batch_size, seed=0, worker_count=worker_count)
+    next(iterator)  # starts workers / threads
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    seconds = time.perf_counter() - start
+    if hasattr(iterator, "close"):
+        iterator.close()
+    return batches * batch_size, seconds
+
+
+def make_train_step(model, dataset: Dataset, input_shape, augment: str, learning_rate=0.01):
+    """A jitted SGD step over uint8 batches: preprocess → augment → value_and_grad → optax."""
+    prep = preprocess.build(dataset, input_shape)
+    aug = augment_lib.build(augment, dataset.num_classes)
+    tx = optax.sgd(learning_rate, momentum=0.9)
+
+    def step(params, extra, opt_state, batch, key):
+        images = prep(batch["image"])
+        labels = jax.nn.one_hot(batch["label"], dataset.num_classes)
+        aug_key, dropout_key = jax.random.split(key)
+        images, labels = aug(aug_key, images, labels)
+
+        def loss_fn(p):
+            logits, updates = model.apply(
+                {"params": p, **extra}, images, train=True,
+                rngs={"dropout": dropout_key}, mutable=list(extra),
+            )  # fmt: skip
+            logits = logits[0] if isinstance(logits, tuple) else logits  # (main, aux) heads
+            return optax.softmax_cross_entropy(logits, labels).mean(), updates
+
+        (loss, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        changes, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, changes), {**extra, **updates}, opt_state, loss
+
+    variables = model.init(jax.random.key(0), jnp.zeros((1, *input_shape)), train=False)
+    params = variables.pop("params")
+    return jax.jit(step, donate_argnums=(0, 1, 2)), params, dict(variables), tx.init(params)
+
+
+def step_rate(model_name, dataset, batch, augment: str, steps: int) -> tuple[int, float]:
+    """Images and seconds for `steps` train steps on one device-resident batch, after compiling."""
+    spec = models.get_model_spec(model_name)
+    model = models.create_model(model_name, num_classes=dataset.num_classes)
+    step, params, extra, opt_state = make_train_step(model, dataset, spec.input_shape, augment)
+    batch = jax.device_put(batch)
+    key = jax.random.key(1)
+    params, extra, opt_state, loss = step(params, extra, opt_state, batch, key)  # compile
+    loss.block_until_ready()
+    start = time.perf_counter()
+    for i in range(steps):
+        params, extra, opt_state, loss = step(
+            params, extra, opt_state, batch, jax.random.fold_in(key, i)
+        )
+    loss.block_until_ready()
+    return steps * len(batch["label"]), time.perf_counter() - start
+
+
+def synthetic_cifar(count: int) -> Dataset:
+    """`count` random 32x32x3 uint8 images with 10 labels, as a `Dataset` held in memory."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (count, 32, 32, 3), dtype=np.uint8)
+    source = ArraySource(images, rng.integers(0, 10, count))
+    return Dataset(
+        name="synthetic-cifar", splits={"train": source}, num_classes=10,
+        image_shape=(32, 32, 3), class_names=tuple(map(str, range(10))),
+        mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26),
+    )  # fmt: skip
+
+
+@mode("data")
+def data_mode() -> None:
+    f = flags.FLAGS
+    print(f"devices: {jax.devices()}", flush=True)
+    mnist = load_dataset("mnist5k", f.data_dir or None)
+    streamed = load_dataset("mnist5k", f.data_dir or None, cache=False)
+    cifar = synthetic_cifar(f.batch_size * 8)
+    cases = [
+        ("mnist5k (in memory)", mnist.splits["train"]),
+        ("mnist5k (streamed ArrayRecord, PNG decode)", streamed.splits["train"]),
+        ("synthetic 32x32x3 (in memory)", cifar.splits["train"]),
+    ]
+    for name, source in cases:
+        for workers in sorted({0, f.worker_count}):
+            images, seconds = pipeline_rate(source, f.batch_size, f.batches, workers)
+            report(f"pipeline {name}, batch {f.batch_size}, {workers} workers", images, seconds)
+    batch = next(train_iterator(mnist.splits["train"], batch_size=f.batch_size, seed=0))
+    for augment in ("", f.augment):
+        images, seconds = step_rate("lenet5", mnist, batch, augment, f.steps)
+        report(
+            f"train step lenet5 mnist5k, batch {f.batch_size}, augment={augment!r}", images, seconds
+        )
+    batch = next(train_iterator(cifar.splits["train"], batch_size=f.batch_size, seed=0))
+    cifar_model = f.cifar_model if f.cifar_model in models.list_models() else "alexnet_small"
+    images, seconds = step_rate(cifar_model, cifar, batch, f.cifar_augment, f.steps)
+    report(
+        f"train step {cifar_model} synthetic 32x32x3, batch {f.batch_size}, "
+        f"augment={f.cifar_augment!r}", images, seconds,
+    )  # fmt: skip
+
+
+def define_flags() -> None:
+    flags.DEFINE_enum("mode", "data", sorted(MODES), "What to measure.")
+    flags.DEFINE_string("data_dir", "", "Prepared data dir (empty: $CNNJAX_DATA_DIR or default).")
+    flags.DEFINE_integer("batch_size", 256, "Examples per batch.")
+    flags.DEFINE_integer("batches", 40, "Pipeline batches timed per measurement.")
+    flags.DEFINE_integer("steps", 10, "Train steps timed per measurement.")
+    flags.DEFINE_integer("worker_count", 2, "grain worker processes for the second measurement.")
+    flags.DEFINE_string("augment", "pad_crop(2)|rotate(10)", "Augmentation of the LeNet step.")
+    flags.DEFINE_string("cifar_model", "resnet20", "CIFAR-size registry model.")
+    flags.DEFINE_string("cifar_augment", "pad_crop(4)|flip_lr", "Augmentation of its step.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    MODES[flags.FLAGS.mode]()
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
