@@ -1,6 +1,6 @@
 """Quick start: modern LeNet-5 on the embedded real MNIST-5k digits.
 
-    python -m experiments.train --config=experiments/configs/quickstart.py --workdir=runs/quickstart
+python -m experiments.train --config=experiments/configs/quickstart.py --workdir=runs/quickstart
 """
 
 from experiments.configs import common

@@ -1,0 +1,215 @@
+"""`train_and_evaluate(config, workdir)`: the training loop (flax `examples/imagenet` style).
+
+Validate everything → build data, model, engine → resume from the newest readable checkpoint
+(state and data position) → train, logging at intervals (the only host syncs), evaluating and
+checkpointing at each epoch end (and every `checkpoint_every_steps`) → pictures → the final
+line `test_accuracy=<value>`. Re-running the same command on the same workdir continues it.
+"""
+
+import logging
+import os
+import time
+
+import jax
+import ml_collections
+import numpy as np
+
+from cnnjax import data
+from cnnjax.train import checkpoint, distributed, evaluation, experiment, lock, pictures, writers
+from cnnjax.train.progress import Progress
+
+log = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A step produced a non-finite loss or gradient under `nan_policy="stop"`."""
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+    """Trains `config.model` on `config.dataset`, writing everything into `workdir`.
+
+    Args:
+      config: a config built on `experiments/configs/common.py:get_base_config`.
+      workdir: run directory: `checkpoints/`, `metrics.jsonl`, `tensorboard/`, `pictures/`.
+
+    Returns:
+      Final evaluation on the held-out split: `loss`, `accuracy`, `top5_accuracy`, `count`,
+      `per_class_accuracy`, `confusion`, plus `step` and `train_seconds`.
+
+    Raises:
+      ValueError: a bad config value or an unwritable workdir (before anything is compiled).
+      RuntimeError: another live run holds the workdir.
+      NonFiniteLossError: a non-finite loss under `nan_policy="stop"` (the newest checkpoint
+        is the last good state).
+    """
+    distributed.initialize(config)  # multi-host: must precede every other JAX call
+    devices = jax.devices()
+    experiment.validate(config, devices)
+    experiment.check_workdir(workdir)
+    is_main = jax.process_index() == 0
+    lock_path = lock.acquire(workdir) if is_main else None
+    try:
+        return _run(config, workdir, devices, is_main)
+    finally:
+        if lock_path is not None:
+            lock.release(lock_path)
+
+
+def _train_iterator(config, exp):
+    processes = jax.process_count()
+    return data.train_iterator(
+        exp.dataset.splits[exp.train_split],
+        batch_size=config.batch_size // processes,
+        seed=config.seed,
+        shard_index=jax.process_index(),
+        shard_count=processes,
+        worker_count=config.worker_count,
+    )
+
+
+def _run(config, workdir: str, devices, is_main: bool) -> dict:
+    exp = experiment.build(config, devices)
+    engine = experiment.make_engine(config, exp, devices)
+    eval_batch = experiment.eval_batch_size(config, devices)
+    eval_source = exp.dataset.splits[exp.eval_split]
+    ckpt = checkpoint.Checkpointer(
+        os.path.join(os.path.abspath(workdir), "checkpoints"),
+        keep=config.keep_checkpoints,
+        keep_best=config.keep_best_checkpoints,
+        best_metric=config.best_metric,
+        best_mode=config.best_mode,
+        async_save=config.async_checkpoints,
+    )
+    writer = writers.MetricWriter(workdir, enabled=is_main)
+    try:
+        target = engine.restore_target(jax.eval_shape(exp.init_fn))
+        restored = ckpt.restore_latest(target, lambda: _train_iterator(config, exp))
+        if restored is None:
+            iterator = _train_iterator(config, exp)
+            state, start = engine.create_state(exp.init_fn), 0
+        else:
+            state, meta, iterator = restored
+            state, start = engine.place_state(state), int(meta["step"])
+            log.info("resumed from step %d in %s", start, workdir)
+        writer.truncate_after(start)
+        loop = _Loop(config, exp, engine, ckpt, writer, iterator, is_main)
+        state, final = loop.run(state, start, eval_source, eval_batch)
+        ckpt.wait()
+        if is_main and config.write_pictures:
+            _pictures(workdir, writer.path, exp, engine, state, final, eval_source)
+    finally:
+        writer.close()
+        ckpt.close()
+    final = {**final, "train_seconds": loop.train_seconds}
+    if is_main:
+        print(f"trained to step {final['step']} in {loop.train_seconds:.1f} s", flush=True)
+        print(f"test_accuracy={final['accuracy']:.4f}", flush=True)
+    return final
+
+
+class _Loop:
+    """The step loop; a class only to keep the bookkeeping of one run together."""
+
+    def __init__(self, config, exp, engine, ckpt, writer, iterator, is_main):
+        self.config, self.exp, self.engine = config, exp, engine
+        self.ckpt, self.writer, self.iterator = ckpt, writer, iterator
+        self.is_main = is_main
+        self.pending: list = []  # device metrics not yet fetched
+        self.skipped = 0
+        self.train_seconds = 0.0
+
+    def flush(self, step: int, progress: Progress, seconds: float) -> None:
+        """Fetches pending metrics (a host sync), checks them for non-finite steps, logs."""
+        if not self.pending:
+            return
+        fetched = self.engine.to_host(self.pending)
+        first = step - len(fetched) + 1
+        bad = [first + i for i, m in enumerate(fetched) if float(m["nonfinite"]) > 0]
+        self.pending = []
+        if bad and self.config.nan_policy == "stop":
+            raise NonFiniteLossError(
+                f"non-finite loss or gradients at step {bad[0]}: the run stopped and saved "
+                f"nothing after it. The newest checkpoint ({self.ckpt.directory}, step "
+                f"{self.ckpt.manager.latest_step()}) is the last good state. Lower the learning "
+                f"rate, clip gradients (grad_clip_norm) or set nan_policy='skip'."
+            )
+        if bad:
+            self.skipped += len(bad)
+            log.warning("skipped %d non-finite step(s): %s", len(bad), bad[:10])
+        good = [m for m in fetched if float(m["nonfinite"]) == 0] or fetched
+        mean = {k: float(np.mean([float(m[k]) for m in good])) for k in good[0]}
+        mean["learning_rate"] = self.exp.learning_rate(step - 1, self.config.accumulate_steps)
+        mean["images_per_second"] = len(fetched) * self.config.batch_size / max(seconds, 1e-9)
+        mean["skipped_steps"] = self.skipped
+        self.writer.write(step, "train", mean)
+        progress.update(step, mean["loss"], mean["accuracy"], mean["images_per_second"])
+
+    def save(self, state, step: int, epoch: float, metrics: dict | None) -> None:
+        meta = {"step": step, "epoch": epoch, "steps_per_epoch": self.exp.steps_per_epoch}
+        self.ckpt.save(step, self.engine.checkpoint_state(state), self.iterator, meta, metrics)
+
+    def run(self, state, start: int, eval_source, eval_batch: int):
+        config, exp = self.config, self.exp
+        total, per_epoch = exp.total_steps, exp.steps_per_epoch
+        progress = Progress(total, start, self.is_main, config.progress_bar)
+        final = None
+        t0 = tick = time.time()
+        step = start
+        try:
+            while step < total:
+                batch = self.engine.shard_batch(next(self.iterator))
+                state, metrics = self.engine.train_step(state, batch)
+                self.pending.append(metrics)
+                step += 1
+                epoch_end = step % per_epoch == 0 or step == total
+                periodic = config.checkpoint_every_steps > 0 and (
+                    step % config.checkpoint_every_steps == 0
+                )
+                if step % config.log_every_steps == 0 or epoch_end or periodic:
+                    self.flush(step, progress, time.time() - tick)
+                    tick = time.time()
+                if epoch_end:
+                    epoch = step // per_epoch
+                    metrics = None
+                    if step == total or epoch % max(config.eval_every_epochs, 1) == 0:
+                        final = evaluation.evaluate(self.engine, state, eval_source, eval_batch)
+                        self.writer.write(step, "eval", {**final, "epoch": step / per_epoch})
+                        progress.write(
+                            f"epoch {step / per_epoch:.2f} step {step}: eval loss="
+                            f"{final['loss']:.4f} accuracy={final['accuracy']:.4f} "
+                            f"top5={final['top5_accuracy']:.4f}"
+                        )
+                        metrics = final
+                    self.save(state, step, step / per_epoch, metrics)
+                    tick = time.time()
+                elif periodic:
+                    self.save(state, step, step / per_epoch, None)
+            self.train_seconds = time.time() - t0
+        finally:
+            progress.close()
+            self.writer.flush()
+        if final is None:  # nothing left to train (a finished run re-run): evaluate again
+            final = evaluation.evaluate(self.engine, state, eval_source, eval_batch)
+        return state, {**final, "step": step}
+
+
+def _pictures(workdir, metrics_path, exp, engine, state, final, eval_source) -> None:
+    try:
+        host = jax.device_get(engine.checkpoint_state(state))
+        variables = host.variables(host.eval_params)
+        example = eval_source[0]
+        image = np.asarray(example["image"], np.uint8)
+        image = image[..., None] if image.ndim == 2 else image
+        model_input = np.asarray(jax.jit(exp.options.preprocess)(image[None])[0])
+        pictures.write_pictures(
+            os.path.join(workdir, "pictures"),
+            history=writers.read_metrics(metrics_path),
+            confusion=final["confusion"],
+            class_names=exp.dataset.class_names,
+            model=exp.model,
+            variables=variables,
+            image=image,
+            model_input=model_input,
+        )
+    except Exception as e:  # noqa: BLE001 - pictures must never cost a finished run
+        log.warning("could not write the pictures: %s: %s", type(e).__name__, e)

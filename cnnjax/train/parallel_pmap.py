@@ -1,0 +1,165 @@
+"""The `pmap` engine: classic replicated-state data parallelism with `jax.pmap`.
+
+Every local device holds a full copy of the state, stacked along a new leading axis of size
+`n_local` (the layout `flax.jax_utils.replicate` makes); a host batch of `B_local` examples is
+reshaped to (n_local, B_local / n_local, ...) and each device runs the pure step on its slice.
+The steps are called with `axis_name="data"`, so they `pmean` gradients, loss, accuracy and
+BatchNorm running statistics over all devices of all processes; on top of that every BatchNorm
+layer normalises with the statistics of the *global* batch (cross-replica BatchNorm, as flax's
+`examples/imagenet` does with `axis_name="batch"`). With the same global batch and seed the
+`pmap` and `jit` engines therefore compute the same function and agree to float32 rounding.
+
+Random draws (dropout, augmentation) are the exception: under `pmap` each device folds its
+index into the step key (`cnnjax.train.steps.train_step`), so they differ from `jit`'s
+(which do not depend on the device count), while following the same distribution.
+
+Checkpoints hold global, unreplicated arrays (one copy, replicated over a `data` mesh of all
+devices), exactly what the `jit` engine saves: a checkpoint written by either engine restores
+under the other and onto any device count.
+"""
+
+from collections.abc import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from cnnjax.train.parallel import AXIS, Engine, check_batch_size
+from cnnjax.train.state import TrainState
+
+
+def _cross_replica_batch_norm(next_fun, args, kwargs, context):
+    """Method interceptor: BatchNorm layers without an `axis_name` reduce over `AXIS`.
+
+    `nn.BatchNorm` reads `self.axis_name` only inside `__call__` (and ignores it while
+    initialising), so setting it for the duration of the call makes the batch mean and
+    variance `pmean`s over the devices: the statistics of the global batch.
+    """
+    module = context.module
+    if (
+        context.method_name != "__call__"
+        or not isinstance(module, nn.BatchNorm)
+        or module.axis_name is not None
+    ):
+        return next_fun(*args, **kwargs)
+    object.__setattr__(module, "axis_name", AXIS)  # modules are frozen dataclasses
+    try:
+        return next_fun(*args, **kwargs)
+    finally:
+        object.__setattr__(module, "axis_name", None)
+
+
+def _view(x: jax.Array, sharding: NamedSharding) -> jax.Array:
+    """The per-device buffers of `x` seen as one array of `sharding` (no copy, no transfer)."""
+    return jax.make_array_from_single_device_arrays(
+        x.shape, sharding, [s.data for s in x.addressable_shards]
+    )
+
+
+def make_pmap_engine(
+    config: ml_collections.ConfigDict,
+    train_fn: Callable,
+    eval_fn: Callable,
+    abstract_state: TrainState,
+    devices: Sequence | None = None,
+) -> Engine:
+    """The `jax.pmap` engine over `devices` (default: all devices of all processes).
+
+    Args:
+      config: reads `batch_size` and `shard_params` (which must be False: parameters are
+        replicated under `pmap`; use `parallel="jit"` to shard them).
+      train_fn: pure `fn(state, batch, rng, *, axis_name=None) -> (state, metrics)`.
+      eval_fn: pure `fn(state, batch, *, axis_name=None) -> summable metrics`.
+      abstract_state: `jax.eval_shape` of the state (global shapes, no values).
+      devices: devices to map over; every process must pass the same sequence.
+
+    Returns:
+      An `Engine` whose state leaves are (n_local, *shape) stacks of identical copies.
+
+    Raises:
+      ValueError: `shard_params` is set, or `batch_size` does not split over the devices.
+    """
+    if config.shard_params:
+        raise ValueError(
+            "shard_params=True needs parallel='jit' (the pmap engine replicates the whole "
+            "state on every device); set parallel='jit' or shard_params=False"
+        )
+    devices = tuple(jax.devices() if devices is None else devices)
+    check_batch_size(config.batch_size, devices)
+    mesh = Mesh(np.asarray(devices), (AXIS,))
+    n_local = mesh.local_mesh.size
+    stacked = NamedSharding(mesh.local_mesh, P(AXIS))  # pmap's host-local layout
+    local_copy = NamedSharding(mesh.local_mesh, P())
+    replicated = NamedSharding(mesh, P())  # the checkpoint layout, as under `jit`
+    # Layout changes are one program over this process's devices (no cross-process
+    # collective, so process 0 may call `checkpoint_state` alone), whatever the leaf count.
+    first_copy = jax.jit(lambda tree: jax.tree.map(lambda x: x[0], tree), out_shardings=local_copy)
+    copies = jax.jit(
+        lambda tree: jax.tree.map(lambda x: jnp.broadcast_to(x, (n_local, *x.shape)), tree),
+        out_shardings=stacked,
+    )
+
+    def train(state, batch):
+        with nn.intercept_methods(_cross_replica_batch_norm):
+            return train_fn(state, batch, state.rng, axis_name=AXIS)
+
+    train_step = jax.pmap(train, axis_name=AXIS, devices=devices, donate_argnums=0)
+    eval_step = jax.pmap(
+        lambda state, batch: eval_fn(state, batch, axis_name=AXIS), axis_name=AXIS, devices=devices
+    )
+
+    def create_state(init_fn):
+        # Each device runs the (deterministic) initialisation itself: no host copy, no transfer.
+        return jax.pmap(lambda _: init_fn(), axis_name=AXIS, devices=devices)(np.zeros(n_local))
+
+    def restore_target(abstract):
+        return jax.tree.map(
+            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated), abstract
+        )
+
+    def place_state(restored):
+        def local(x):  # a global replicated array → the same buffers seen locally
+            if not (isinstance(x, jax.Array) and x.sharding.is_equivalent_to(replicated, x.ndim)):
+                x = jax.device_put(x, replicated)
+            return _view(x, local_copy)
+
+        return copies(jax.tree.map(local, restored))
+
+    def checkpoint_state(state):
+        return jax.tree.map(lambda x: _view(x, replicated), first_copy(state))
+
+    def shard_batch(batch):
+        def split(x):
+            x = np.asarray(x)
+            if x.shape[0] % n_local:
+                raise ValueError(
+                    f"a batch of {x.shape[0]} examples on process {jax.process_index()} cannot "
+                    f"be split over its {n_local} devices; use a batch size that is a multiple "
+                    f"of the device count {len(devices)}"
+                )
+            # (B_local, ...) → (n_local, B_local / n_local, ...): device i gets rows i*b:(i+1)*b.
+            return jax.device_put(x.reshape(n_local, x.shape[0] // n_local, *x.shape[1:]), stacked)
+
+        return jax.tree.map(split, batch)
+
+    def to_host(metrics):
+        # Every device holds the same (pmean-ed / psum-ed) value: keep device 0's.
+        return jax.tree.map(lambda x: np.asarray(x)[0], jax.device_get(metrics))
+
+    del abstract_state  # shapes come from the restored / initialised state itself
+    return Engine(
+        name="pmap",
+        devices=devices,
+        create_state=create_state,
+        restore_target=restore_target,
+        place_state=place_state,
+        checkpoint_state=checkpoint_state,
+        shard_batch=shard_batch,
+        train_step=train_step,
+        eval_step=eval_step,
+        to_host=to_host,
+    )

@@ -1,0 +1,103 @@
+"""Evaluate a saved checkpoint of a run on any split: top-1, top-5, loss, per-class, confusion.
+
+    python -m experiments.evaluate --workdir=runs/quickstart                 # newest step
+    python -m experiments.evaluate --workdir=runs/quickstart --step=310 --split=train
+
+Uses the same `--config` as training (default: the quick start). Writes
+`<workdir>/eval/<split>_step<N>.json` and `<workdir>/eval/<split>_step<N>_confusion.png`, and
+prints `accuracy=<value>` last.
+"""
+
+import json
+import os
+
+import jax
+import numpy as np
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from cnnjax.train import checkpoint, evaluation, experiment
+
+DEFAULT_CONFIG = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "configs", "quickstart.py"
+)
+
+_CONFIG = config_flags.DEFINE_config_file("config", DEFAULT_CONFIG, "The run's config file.")
+_WORKDIR = flags.DEFINE_string("workdir", "runs/quickstart", "The run directory to evaluate.")
+_STEP = flags.DEFINE_integer("step", -1, "Checkpoint step to evaluate (-1: the newest).")
+_SPLIT = flags.DEFINE_string("split", "", "Split to evaluate (empty: the held-out split).")
+
+
+def evaluate_checkpoint(config, workdir: str, step: int = -1, split: str = "") -> dict:
+    """Restores `step` of `workdir` onto this machine's devices and evaluates `split`.
+
+    Returns:
+      `evaluation.evaluate`'s metrics plus `step`, `split` and `class_names`; also written
+      to `<workdir>/eval/`.
+    """
+    devices = jax.devices()
+    experiment.validate(config, devices)
+    exp = experiment.build(config, devices)
+    split = split or exp.eval_split
+    if split not in exp.dataset.splits:
+        raise ValueError(
+            f"dataset {exp.dataset.name!r} has no split {split!r}; it has "
+            f"{', '.join(exp.dataset.splits)}"
+        )
+    directory = os.path.join(os.path.abspath(workdir), "checkpoints")
+    if not os.path.isdir(directory):
+        raise ValueError(f"no checkpoints in {directory}: train first with the same --workdir")
+    ckpt = checkpoint.Checkpointer(directory, keep_best=0, async_save=False)
+    try:
+        steps = ckpt.all_steps()
+        if not steps:
+            raise ValueError(f"no checkpoints in {directory}: train first with the same --workdir")
+        step = steps[-1] if step < 0 else step
+        if step not in steps:
+            raise ValueError(f"no checkpoint of step {step} in {directory}; saved steps: {steps}")
+        engine = experiment.make_engine(config, exp, devices)
+        target = engine.restore_target(jax.eval_shape(exp.init_fn))
+        state, _ = ckpt.restore(step, target)
+    finally:
+        ckpt.close()
+    batch = experiment.eval_batch_size(config, devices)
+    metrics = evaluation.evaluate(
+        engine, engine.place_state(state), exp.dataset.splits[split], batch
+    )
+    metrics.update(step=step, split=split, class_names=list(exp.dataset.class_names))
+    if jax.process_index() == 0:
+        _write(workdir, metrics)
+    return metrics
+
+
+def _write(workdir: str, metrics: dict) -> None:
+    from cnnjax.interpret import plots
+
+    class_names = metrics["class_names"]
+    out = os.path.join(workdir, "eval")
+    os.makedirs(out, exist_ok=True)
+    stem = os.path.join(out, f"{metrics['split']}_step{metrics['step']}")
+    plots.confusion_matrix(metrics["confusion"], list(class_names), stem + "_confusion.png")
+    per_class = {
+        name: (None if np.isnan(a) else float(a))
+        for name, a in zip(class_names, metrics["per_class_accuracy"], strict=True)
+    }
+    row = {k: metrics[k] for k in ("step", "split", "loss", "accuracy", "top5_accuracy", "count")}
+    row.update(per_class_accuracy=per_class, confusion=metrics["confusion"].tolist())
+    with open(stem + ".json", "w") as f:
+        json.dump(row, f, indent=1)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)
+    m = evaluate_checkpoint(_CONFIG.value, _WORKDIR.value, _STEP.value, _SPLIT.value)
+    print(f"step={m['step']} split={m['split']} loss={m['loss']:.4f} top5={m['top5_accuracy']:.4f}")
+    for name, accuracy in zip(m["class_names"], m["per_class_accuracy"], strict=True):
+        print(f"  class {name}: {accuracy:.4f}")
+    print(f"accuracy={m['accuracy']:.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,36 @@
+"""Train a model from a config file; re-running the same command resumes it.
+
+    python -m experiments.train                      # the quick start: LeNet-5 on MNIST-5k
+    python -m experiments.train --config=experiments/configs/quickstart.py \
+        --config.num_epochs=3 --workdir=runs/quickstart
+
+Flags: `--config` (an ml_collections config file; `--config.<key>=<value>` overrides a key) and
+`--workdir` (checkpoints, metrics.jsonl, TensorBoard events and pictures go there).
+"""
+
+import os
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from cnnjax.train import train_and_evaluate
+
+DEFAULT_CONFIG = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "configs", "quickstart.py"
+)
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", DEFAULT_CONFIG, "Training configuration file.", lock_config=True
+)
+_WORKDIR = flags.DEFINE_string("workdir", "runs/quickstart", "Directory for the run's outputs.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)
+    train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+
+
+if __name__ == "__main__":
+    app.run(main)

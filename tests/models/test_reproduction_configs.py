@@ -1,0 +1,60 @@
+"""The reproduction configs: valid for the engine, runnable as their docstrings say, and their
+learning-rate schedules are the papers' (checked through the engine's own schedule builder)."""
+
+import importlib
+
+import pytest
+
+from cnnjax import models
+from cnnjax.train import experiment, optim
+
+CONFIGS = [
+    "lenet5_mnist",
+    "alexnet_imagenet",
+    "vgg16_imagenet",
+    "vgg16_cifar10",
+    "resnet20_cifar10",
+    "resnet50_imagenet",
+    "googlenet_imagenet",
+]
+
+
+def load(name):
+    return importlib.import_module(f"experiments.configs.{name}")
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_config_is_valid_and_documented(name):
+    module = load(name)
+    config = module.get_config()
+    experiment.validate(config)  # every key known, every name accepted
+    assert config.model in models.list_models()
+    models.create_model(config.model, num_classes=10, **config.model_kwargs)
+    doc = module.__doc__
+    assert f"python -m experiments.train --config=experiments/configs/{name}.py" in doc
+    assert "Paper:" in doc or "Reference:" in doc
+    assert "Recipe" in doc and "--config.num_steps=" in doc
+
+
+def learning_rates(name, updates_per_epoch, total_updates, at):
+    config = load(name).get_config()
+    schedule = optim.build_schedule(config, updates_per_epoch, total_updates)
+    return [float(schedule(step)) for step in at]
+
+
+def test_resnet20_divides_by_10_at_32k_and_48k_iterations():
+    rates = learning_rates("resnet20_cifar10", 390, 64_000, [0, 31_999, 32_000, 48_000, 63_999])
+    assert rates == pytest.approx([0.1, 0.1, 0.01, 0.001, 0.001])
+
+
+def test_lenet5_follows_the_papers_global_learning_rate_ratios():
+    """LeCun et al. 1998, §III-C: 0.0005, 0.0002, 0.0001, 0.00005, 0.00001 after 2, 5, 8, 12."""
+    epochs = [0, 2, 5, 8, 12, 19]
+    rates = learning_rates("lenet5_mnist", 100, 2000, [100 * e for e in epochs])
+    paper = [5e-4, 2e-4, 1e-4, 5e-5, 1e-5, 1e-5]
+    assert [r / rates[0] for r in rates] == pytest.approx([p / paper[0] for p in paper])
+
+
+def test_googlenet_decreases_the_learning_rate_4_percent_every_8_epochs():
+    rates = learning_rates("googlenet_imagenet", 100, 9000, [0, 800, 1600])
+    assert rates == pytest.approx([0.04, 0.04 * 0.96, 0.04 * 0.96**2])

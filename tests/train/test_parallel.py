@@ -1,0 +1,112 @@
+"""1 device vs 8 devices with `jit` vs 8 devices with `pmap`: the same training, step by step.
+
+For the same global batch and seed, the three engines must give the same per-step losses and
+the same parameters and optimizer state after several steps, up to float32 rounding (they
+differ only in the order of the reductions). The BatchNorm network checks that `pmap` averages
+the batch statistics over all devices, as the `jit` engine's global batch does. The runs are
+real `train_and_evaluate` calls in subprocesses (see `parallel_runs.py`).
+"""
+
+import flax.linen as nn
+import jax
+import ml_collections
+import numpy as np
+import parallel_runs as pr
+import pytest
+
+from cnnjax.train import parallel, parallel_pmap
+
+RTOL, ATOL = 1e-5, 1e-6
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    r = pr.runs(tmp_path_factory)
+    r.get("single")
+    r.get("eight")
+    return r
+
+
+@pytest.mark.parametrize(
+    "names, steps",
+    [(("jit1", "jit8", "pmap8"), pr.STEPS), (("bn_jit1", "bn_jit8", "bn_pmap8"), pr.BN_STEPS)],
+    ids=["lenet5", "batchnorm-resnet"],
+)
+def test_one_device_jit8_pmap8_agree(runs, names, steps):
+    one, *others = [runs.dir(n) for n in names]
+    assert [pr.result(w)["devices"] for w in (one, *others)] == [1, 8, 8]
+    reference_losses = pr.train_losses(one)
+    reference = pr.load_state(one, steps)
+    assert sorted(reference_losses) == list(range(1, steps + 1))
+    has_batch_norm = names[0].startswith("bn")
+    assert bool(jax.tree.leaves(reference["batch_stats"])) == has_batch_norm
+    for workdir in others:
+        losses = pr.train_losses(workdir)
+        assert sorted(losses) == sorted(reference_losses)
+        np.testing.assert_allclose(
+            [losses[s] for s in sorted(losses)],
+            [reference_losses[s] for s in sorted(losses)],
+            rtol=RTOL,
+        )
+        state = pr.load_state(workdir, steps)
+        assert int(state["step"]) == steps
+        for part in ("params", "batch_stats", "opt_state"):
+            pr.assert_trees_close(state[part], reference[part], RTOL, ATOL)
+
+
+def test_agreement_is_far_tighter_than_training_moves(runs):
+    """The engines' disagreement is tiny next to what three steps change (the test can fail)."""
+    three, six = (pr.load_state(runs.dir("jit1"), s)["params"] for s in (3, pr.STEPS))
+    moved = pr.max_abs_diff(three, six)
+    disagreement = max(
+        pr.max_abs_diff(pr.load_state(runs.dir(n), pr.STEPS)["params"], six)
+        for n in ("jit8", "pmap8")
+    )
+    assert moved > 1e-4
+    assert disagreement < 1e-2 * moved
+
+
+def test_pmap_batch_norm_normalises_with_the_global_batch():
+    """Under the interceptor each group's BatchNorm uses the statistics of all groups.
+
+    Four groups of two examples (`vmap` with the engine's axis name stands in for four devices)
+    must be normalised, and the running statistics updated, as one batch of eight (numpy).
+    """
+    x = np.random.default_rng(0).normal(3.0, 2.0, size=(4, 2, 5)).astype(np.float32)
+    bn = nn.BatchNorm(use_running_average=False, momentum=0.9, epsilon=1e-5)
+    variables = bn.init(jax.random.PRNGKey(0), x[0])
+
+    def apply(group, intercept=True):
+        if not intercept:
+            return bn.apply(variables, group, mutable=["batch_stats"])
+        with nn.intercept_methods(parallel_pmap._cross_replica_batch_norm):
+            return bn.apply(variables, group, mutable=["batch_stats"])
+
+    y, updates = jax.vmap(apply, axis_name=parallel.AXIS)(x)
+    flat = x.reshape(8, 5).astype(np.float64)
+    mean, var = flat.mean(0), flat.var(0)
+    np.testing.assert_allclose(y.reshape(8, 5), (flat - mean) / np.sqrt(var + 1e-5), atol=1e-5)
+    for group in range(4):
+        np.testing.assert_allclose(updates["batch_stats"]["mean"][group], 0.1 * mean, atol=1e-6)
+        np.testing.assert_allclose(updates["batch_stats"]["var"][group], 0.9 + 0.1 * var, rtol=1e-5)
+    local, _ = jax.vmap(lambda g: apply(g, intercept=False))(x)  # per-group statistics differ
+    assert np.max(np.abs(np.asarray(local) - np.asarray(y))) > 0.1
+
+
+def test_batch_not_divisible_by_devices_fails_before_compiling(runs):
+    error = pr.read_json(runs.dir("batch36"), "error.json")
+    assert error["type"] == "ValueError"
+    assert "batch_size=36" in error["message"] and "device count 8" in error["message"]
+    assert error["compiles"] == 0, "the error must come before anything is traced or compiled"
+
+
+def test_pmap_refuses_sharded_parameters():
+    config = ml_collections.ConfigDict({"shard_params": True, "batch_size": 8})
+    with pytest.raises(ValueError, match="shard_params=True needs parallel='jit'"):
+        parallel_pmap.make_pmap_engine(config, None, None, None)
+
+
+def test_make_engine_dispatches_to_pmap():
+    config = ml_collections.ConfigDict({"parallel": "pmap", "shard_params": True, "batch_size": 8})
+    with pytest.raises(ValueError, match="needs parallel='jit'"):
+        parallel.make_engine(config, None, None, None)
