@@ -5,7 +5,6 @@ split holds out every 5th digit of each class. Prepared once into ArrayRecord wi
 """
 
 import numpy as np
-from sklearn.datasets import load_digits
 
 from cnnjax.data.builders.encoding import stratified_test_mask
 from cnnjax.data.builders.local import LocalBuilder
@@ -15,6 +14,8 @@ TEST_FRACTION = 0.2
 
 def read_digits() -> tuple[np.ndarray, np.ndarray]:
     """Images (1797, 8, 8) uint8 in [0, 255] and labels (1797,) int64 from scikit-learn."""
+    from sklearn.datasets import load_digits  # imported here: sklearn costs seconds to import
+
     bunch = load_digits()
     images = np.round(bunch.images * (255 / 16)).astype(np.uint8)
     return images, bunch.target.astype(np.int64)
