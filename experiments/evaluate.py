@@ -16,7 +16,7 @@ import numpy as np
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from cnnjax.train import checkpoint, evaluation, experiment
+from cnnjax.train import checkpoint, distributed, evaluation, experiment
 
 DEFAULT_CONFIG = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "configs", "quickstart.py"
@@ -35,6 +35,7 @@ def evaluate_checkpoint(config, workdir: str, step: int = -1, split: str = "") -
       `evaluation.evaluate`'s metrics plus `step`, `split` and `class_names`; also written
       to `<workdir>/eval/`.
     """
+    distributed.initialize(config)  # multi-host: must precede every other JAX call
     devices = jax.devices()
     experiment.validate(config, devices)
     exp = experiment.build(config, devices)

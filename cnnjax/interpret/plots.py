@@ -135,8 +135,9 @@ def feature_maps(
     _show_image(axes[0, 0], image)
     axes[0, 0].set_title("input", fontsize=8)
     for row, (name, activation) in enumerate(layers):
-        axes[row, 1].set_title(f"{name} {activation.shape[0]}x{activation.shape[1]}", fontsize=8,
-                               loc="left")
+        axes[row, 1].set_title(
+            f"{name} {activation.shape[0]}x{activation.shape[1]}", fontsize=8, loc="left"
+        )
         for channel in range(min(max_channels, activation.shape[-1])):
             axes[row, channel + 1].imshow(activation[..., channel], cmap="viridis")
     return _save(fig, path)

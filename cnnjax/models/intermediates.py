@@ -7,7 +7,6 @@ Models `sow` their paper-named activations (`conv1`, `pool1`, `inception3a`, `st
 import flax.linen as nn
 import jax
 
-
 _KEY = "activations"
 
 
@@ -32,6 +31,9 @@ def intermediates(
     model: nn.Module, variables, x: jax.Array, *, train: bool = False, rngs=None
 ) -> dict[str, jax.Array]:
     """Returns `{layer_name: activation}` in forward order, plus `logits` last.
+
+    The order holds when this is called outside `jit`: a dict returned *through* `jax.jit` or
+    `jax.eval_shape` comes back with sorted keys (pytree flattening sorts dict keys).
 
     Args:
       model: a zoo model.

@@ -60,7 +60,9 @@ def list_models() -> list[str]:
 def get_model_spec(name: str) -> ModelSpec:
     """The `ModelSpec` of `name`; raises a `ValueError` listing the known names."""
     if name not in _REGISTRY:
-        raise ValueError(f"unknown model {name!r}; registered models are: {', '.join(list_models())}")
+        raise ValueError(
+            f"unknown model {name!r}; registered models are: {', '.join(list_models())}"
+        )
     return _REGISTRY[name]
 
 
@@ -70,7 +72,9 @@ def create_model(name: str, num_classes: int = 1000, **overrides) -> nn.Module:
     try:
         return spec.factory(num_classes=num_classes, **overrides)
     except TypeError as e:
-        raise ValueError(f"model {name!r} does not accept overrides {sorted(overrides)}: {e}") from e
+        raise ValueError(
+            f"model {name!r} does not accept overrides {sorted(overrides)}: {e}"
+        ) from e
 
 
 def check_input_shape(name: str, input_shape: tuple[int, ...]) -> None:

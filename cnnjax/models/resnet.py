@@ -14,12 +14,14 @@ with the stride-2 shortcuts subsampling and zero-padding the new channels: resne
 parameters at 10 classes); `shortcut="B"` projects instead (1x1 convolution + BatchNorm:
 272,474 parameters, the benchmark network of ../shared/bench/).
 
-Stages are numbered as the paper's conv2_x ... conv5_x (conv1 being the stem), also for CIFAR
-(stage2-stage4). Parameters live under `conv1`, `bn1`, `stage{s}/block{b}/{conv,bn}{i}`,
-`.../proj_conv`, `.../proj_bn`, `fc`. Records `conv1` (after BN and ReLU), `pool1` (ImageNet),
-`stage{s}/block{b}` (each block's output) and `pre_logits` (the pooled features). At 224x224:
-conv1 112x112x64, pool1 56x56x64, stage2-5 56, 28, 14, 7 pixels a side with 64-128-256-512 maps
-(x4 for bottlenecks); at 32x32 the CIFAR stages are 32, 16, 8 with 16-32-64 maps.
+Convolutions are initialised as in He et al. (2015), N(0, 2 / fan-in) (§3.4); the dense layer
+with flax's default. Stages are numbered as the paper's conv2_x ... conv5_x (conv1 being the
+stem), also for CIFAR (stage2-stage4). Parameters live under `conv1`, `bn1`,
+`stage{s}/block{b}/{conv,bn}{i}`, `.../proj_conv`, `.../proj_bn` and `fc`. Records `conv1`
+(after BN and ReLU), `pool1` (ImageNet), `stage{s}/block{b}` (each block's output) and
+`pre_logits` (the pooled features). At 224x224: conv1 112x112x64, pool1 56x56x64, stage2-5 56,
+28, 14, 7 pixels a side with 64-128-256-512 maps (x4 for bottlenecks); at 32x32 the CIFAR
+stages are 32, 16, 8 with 16-32-64 maps.
 """
 
 import functools
@@ -35,6 +37,8 @@ from cnnjax.models.intermediates import record
 from cnnjax.models.registry import register_model
 
 SHORTCUTS = ("A", "B")
+# "We initialize the weights as in [13]" (§3.4): He et al. (2015), N(0, 2 / fan-in).
+he_normal = nn.initializers.variance_scaling(2.0, "fan_in", "normal")
 
 
 class _Block(nn.Module):
@@ -54,6 +58,7 @@ class _Block(nn.Module):
             padding=kernel // 2,
             use_bias=False,
             dtype=self.dtype,
+            kernel_init=he_normal,
             name=f"conv{index}",
         )(x)
         zero_init = last and self.zero_init_residual
@@ -69,7 +74,14 @@ class _Block(nn.Module):
             x = jnp.pad(x, ((0, 0), (0, 0), (0, 0), (extra // 2, extra - extra // 2)))
         else:
             x = layers.Conv(
-                y.shape[-1], 1, self.strides, 0, use_bias=False, dtype=self.dtype, name="proj_conv"
+                y.shape[-1],
+                1,
+                self.strides,
+                0,
+                use_bias=False,
+                dtype=self.dtype,
+                kernel_init=he_normal,
+                name="proj_conv",
             )(x)
             x = layers.batch_norm(train, dtype=self.dtype, name="proj_bn")(x)
         return nn.relu(y + x.astype(y.dtype))
@@ -162,6 +174,7 @@ class ResNet(nn.Module):
             padding=3 if imagenet else 1,
             use_bias=False,
             dtype=self.dtype,
+            kernel_init=he_normal,
             name="conv1",
         )(x)
         x = layers.batch_norm(train, dtype=self.dtype, name="bn1")(x)

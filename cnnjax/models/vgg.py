@@ -8,6 +8,9 @@ first two (§3.1). At 224x224x3 and 1000 classes VGG-16 has 138,357,544 paramete
 143,667,240. The `_bn` variants put BatchNorm between each convolution (which keeps its bias) and
 its ReLU, as torchvision does (vgg16_bn: 138,365,992).
 
+Weights are initialised as Glorot & Bengio (2010), which §3.1 found trains the deep
+configurations from scratch (the paper itself initialised D and E from a trained A).
+
 `vgg16_cifar` is VGG-16-BN for 32x32 images with a single 512 → num_classes classifier
 (14,728,266 parameters at 10 classes), the benchmark network of ../shared/bench/.
 
@@ -31,6 +34,8 @@ from cnnjax.models.registry import register_model
 # Table 1: number of 3x3 convolutions in each of the five stages.
 CONFIGS = {11: (1, 1, 2, 2, 2), 13: (2, 2, 2, 2, 2), 16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}
 WIDTHS = (64, 128, 256, 512, 512)
+# §3.1: training from scratch works with the initialisation of Glorot & Bengio (2010).
+glorot = nn.initializers.glorot_uniform()
 
 
 class VGG(nn.Module):
@@ -62,7 +67,10 @@ class VGG(nn.Module):
         for s, (convs, width) in enumerate(zip(self.convs_per_stage, self.widths, strict=True)):
             for i in range(convs):
                 name = f"{s + 1}_{i + 1}"
-                x = layers.Conv(width, 3, padding=1, dtype=self.dtype, name=f"conv{name}")(x)
+                conv = layers.Conv(
+                    width, 3, padding=1, dtype=self.dtype, kernel_init=glorot, name=f"conv{name}"
+                )
+                x = conv(x)
                 if self.batch_norm:
                     x = layers.batch_norm(train, dtype=self.dtype, name=f"bn{name}")(x)
                 x = record(self, f"conv{name}", nn.relu(x))
@@ -72,10 +80,11 @@ class VGG(nn.Module):
             x = record(self, "pre_logits", x)
         for i, width in enumerate(self.dense):
             name = f"fc{i + 6}"
-            x = nn.relu(nn.Dense(width, dtype=self.dtype, name=name)(x))
+            x = nn.relu(nn.Dense(width, dtype=self.dtype, kernel_init=glorot, name=name)(x))
             x = record(self, "pre_logits" if i == len(self.dense) - 1 else name, x)
             x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-        return nn.Dense(self.num_classes, dtype=self.dtype, name=f"fc{len(self.dense) + 6}")(x)
+        name = f"fc{len(self.dense) + 6}"
+        return nn.Dense(self.num_classes, dtype=self.dtype, kernel_init=glorot, name=name)(x)
 
 
 def _register(name: str, input_shape, test_input_shape, **fields):

@@ -13,7 +13,9 @@ def _assert_png(path, min_side=100):
 
 
 def test_training_curves(tmp_path):
-    history = [{"step": s, "split": "train", "loss": 1 / s, "accuracy": 1 - 1 / s} for s in (1, 2, 3)]
+    history = [
+        {"step": s, "split": "train", "loss": 1 / s, "accuracy": 1 - 1 / s} for s in (1, 2, 3)
+    ]
     history.append({"step": 3, "split": "eval", "loss": 0.5, "accuracy": 0.7})
     _assert_png(plots.training_curves(history, str(tmp_path / "curves.png")))
 

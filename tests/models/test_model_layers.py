@@ -1,5 +1,5 @@
-"""The zoo's layer wrappers: smallest-input arithmetic, input checks, the grouped convolution
-path, BatchNorm's momentum and epsilon, and LRN under bfloat16."""
+"""The zoo's layer wrappers: smallest-input arithmetic, input checks, grouped convolution,
+BatchNorm's momentum and epsilon, and LRN under bfloat16."""
 
 import jax
 import jax.numpy as jnp
@@ -9,7 +9,8 @@ import pytest
 from cnnjax import ops
 from cnnjax.models import layers
 
-KEY = jax.random.key(0, impl="rbg")
+# Unrolled threefry makes `jit(init)` slow to compile on CPU (12 s for ResNet-20); rbg is fast.
+KEY = jax.random.key(0, impl="unsafe_rbg")
 
 
 def test_smallest_input_worked_examples():
@@ -50,22 +51,18 @@ def conv_reference(x: np.ndarray, kernel: np.ndarray, groups: int) -> np.ndarray
     return out
 
 
-@pytest.mark.parametrize("groups", [1, 2, 4])
-def test_grouped_convolution_matches_numpy_and_xla(groups):
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv_layer_matches_numpy(groups):
+    """`Conv` (kernel (KH, KW, C_in / groups, C_out)) against numpy loops, with its bias."""
     rng = np.random.default_rng(groups)
     x = jnp.asarray(rng.normal(size=(2, 6, 5, 8)), jnp.float32)
-    kernel = jnp.asarray(rng.normal(size=(3, 2, 8 // groups, 12)), jnp.float32)
-    y = layers.conv(x, kernel, groups=groups)
-    expected = conv_reference(np.asarray(x), np.asarray(kernel), groups)
+    layer = layers.Conv(12, (3, 2), padding="VALID", groups=groups)
+    params = jax.jit(layer.init)(KEY, x)["params"]
+    assert params["kernel"].shape == (3, 2, 8 // groups, 12)
+    params = {"kernel": params["kernel"], "bias": jnp.arange(12.0)}
+    y = layer.apply({"params": params}, x)
+    expected = conv_reference(np.asarray(x), np.asarray(params["kernel"]), groups) + np.arange(12)
     np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5)
-
-    def loss(fn):
-        return lambda x, k: jnp.sum(jnp.sin(fn(x, k, groups=groups)))
-
-    grads = jax.grad(loss(layers.conv), argnums=(0, 1))(x, kernel)
-    expected = jax.grad(loss(ops.conv_general), argnums=(0, 1))(x, kernel)  # XLA's grouped conv
-    for g, e in zip(grads, expected, strict=True):
-        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4)
 
 
 def test_batch_norm_uses_momentum_0_9_and_epsilon_1e_5():

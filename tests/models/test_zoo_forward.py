@@ -1,6 +1,9 @@
 """Real forward passes of the small models (and of narrowed variants of the large ones): finite
 outputs, train vs eval behaviour of BatchNorm, dropout and GoogLeNet's auxiliary heads, and
 bfloat16 compute next to float32.
+
+Variables are drawn with numpy in the shapes `jax.eval_shape(model.init)` gives: compiling
+`init` costs more than the forward passes (test_lenet.py and test_resnet.py run real inits).
 """
 
 import jax
@@ -11,12 +14,27 @@ import pytest
 from cnnjax import models
 
 SMALL = ["lenet5", "lenet5_classic", "resnet20"]  # vgg16_cifar: as resnet20, 3x slower
-# The unrolled threefry PRNG makes `jit(init)` slow to compile on CPU; rbg keys are fast.
-KEY = jax.random.key(0, impl="rbg")
+KEY = jax.random.key(0, impl="unsafe_rbg")  # threefry dropout masks compile slowly
 
 
 def batch(shape, n=4, seed=0):
     return jnp.asarray(np.random.default_rng(seed).normal(size=(n, *shape)), jnp.float32)
+
+
+def numpy_variables(model, x, seed=0):
+    """Kernels ~ N(0, 1 / fan-in), biases 0, BatchNorm scale 1 and statistics (0, 1)."""
+    rng = np.random.default_rng(seed)
+
+    def draw(path, leaf):
+        name = path[-1].key
+        if name in ("scale", "var"):
+            return jnp.ones(leaf.shape, leaf.dtype)
+        if leaf.ndim < 2:
+            return jnp.zeros(leaf.shape, leaf.dtype)
+        fan_in = int(np.prod(leaf.shape[:-1]))
+        return jnp.asarray(rng.normal(size=leaf.shape) / np.sqrt(fan_in), leaf.dtype)
+
+    return jax.tree_util.tree_map_with_path(draw, jax.eval_shape(model.init, KEY, x))
 
 
 def tree_equal(a, b) -> bool:
@@ -31,9 +49,10 @@ def test_small_model_forward(name):
     x = batch(spec.test_input_shape)
     names = []  # jit sorts dict keys: keep the order `intermediates` returns them in
 
+    variables = numpy_variables(model, x)
+
     @jax.jit  # one compile for everything
-    def run(x):
-        variables = model.init(KEY, x)
+    def run(variables, x):
         # Eval mode: no dropout rng given, `batch_stats` not mutable (an update would raise).
         acts = models.intermediates(model, variables, x)
         names.extend(acts)
@@ -41,9 +60,9 @@ def test_small_model_forward(name):
             variables, x, train=True, mutable=["batch_stats"], rngs={"dropout": KEY}
         )
         logits16 = bf16.apply(variables, x)  # the same float32 parameters, bfloat16 compute
-        return variables, list(acts.values()), train_logits, train_state, logits16
+        return list(acts.values()), train_logits, train_state, logits16
 
-    variables, acts, train_logits, train_state, logits16 = run(x)
+    acts, train_logits, train_state, logits16 = run(variables, x)
     acts = dict(zip(names, acts, strict=True))
     eval_logits = acts["logits"]
     assert eval_logits.shape == (4, 10)
@@ -75,16 +94,17 @@ def test_dropout_only_in_training(name):
     model = models.create_model(name, num_classes=10, **TINY[name])
     x = batch(spec.test_input_shape, n=2)
 
-    @jax.jit
-    def run(x, key):
-        variables = model.init(KEY, x)
+    variables = numpy_variables(model, x)
+
+    @jax.jit  # variables as arguments: closed-over arrays would be constant-folded (slowly)
+    def run(variables, x, key):
         return model.apply(variables, x, train=True, rngs={"dropout": key}, mutable=["aux_logits"])
 
     # Eval mode needs no dropout rng at all (test_zoo.py); training draws a mask from it.
     key1, key2 = jax.random.split(KEY)
-    train1, aux1 = run(x, key1)
-    train2, aux2 = run(x, key2)
-    train1_again, _ = run(x, key1)
+    train1, aux1 = run(variables, x, key1)
+    train2, aux2 = run(variables, x, key2)
+    train1_again, _ = run(variables, x, key1)
     assert not np.allclose(train1, train2)
     np.testing.assert_array_equal(train1, train1_again)
     assert bool(jnp.all(jnp.isfinite(train1)))
@@ -93,7 +113,6 @@ def test_dropout_only_in_training(name):
         (logits1,), (logits2,) = aux1["aux_logits"]["aux2"], aux2["aux_logits"]["aux2"]
         assert logits1.shape == (2, 10) and not np.allclose(logits1, logits2)
         assert model.aux_loss_weight == 0.3
-        variables = jax.eval_shape(model.init, KEY, x)
         _, state = jax.eval_shape(lambda v: model.apply(v, x, mutable=["aux_logits"]), variables)
         assert state == {}
     else:

@@ -32,7 +32,12 @@ STEPS = 6  # LeNet runs: checkpoints at 3 and 6
 BN_STEPS = 4
 BATCH = 32
 
+# Momentum SGD, not the quick-start's Adam: Adam divides by sqrt(v), so a gradient entry near
+# zero turns float32 summation-order noise into lr-sized steps and the comparison tests noise.
 COMMON = {
+    "optimizer": "momentum",
+    "learning_rate": 0.05,
+    "label_smoothing": 0.0,
     "batch_size": BATCH,
     "log_every_steps": 1,
     "write_pictures": False,
@@ -273,7 +278,10 @@ def max_abs_diff(a, b) -> float:
     return max(jax.tree.leaves(diffs), default=0.0)
 
 
-def assert_trees_close(a, b, rtol: float = 1e-5, atol: float = 1e-6) -> None:
+def assert_trees_close(a, b, rtol: float = 1e-5, atol: float = 1e-5) -> None:
+    # atol 1e-5: float32 summation order moves BatchNorm gradients near zero by ~1e-6, while
+    # the steps compared move parameters by ~1e-3 and a real fault (per-device BatchNorm
+    # statistics under pmap) by ~4e-3.
     import jax
 
     paths_a = jax.tree_util.tree_flatten_with_path(a)[0]
