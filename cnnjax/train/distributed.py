@@ -98,7 +98,7 @@ def split_address(address: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(
             f"coordinator_address {address!r} is not 'host:port' with a port in 1..65535 "
-            f"(e.g. '10.0.0.1:1234', the address of process 0)"
+            f"(e.g. 'node0:1234', the address of process 0)"
         )
     return host, int(port)
 

@@ -103,13 +103,13 @@ def test_single_process_when_nothing_is_given():
 
 def test_layout_from_config_wins_over_environment():
     env = {
-        "JAX_COORDINATOR_ADDRESS": "10.0.0.9:99",
+        "JAX_COORDINATOR_ADDRESS": "node9:99",
         "JAX_NUM_PROCESSES": "4",
         "JAX_PROCESS_ID": "3",
     }
     settings = distributed.resolve(_config(), environ=env)
     assert (settings.coordinator_address, settings.num_processes, settings.process_id) == (
-        "10.0.0.9:99",
+        "node9:99",
         4,
         3,
     )
@@ -139,10 +139,10 @@ SLURM = {
         ({**SLURM, "SLURM_NTASKS": "1"}, None),  # a one-task job is a single process
         ({k: v for k, v in SLURM.items() if k != "SLURM_STEP_NODELIST"}, None),  # no srun step
         (
-            {"OMPI_MCA_orte_hnp_uri": "1.2.3.4;tcp://10.0.0.1:5", "OMPI_COMM_WORLD_SIZE": "2"},
+            {"OMPI_MCA_orte_hnp_uri": "1.2.3.4;tcp://node1:5", "OMPI_COMM_WORLD_SIZE": "2"},
             "ompi",
         ),
-        ({"KUBERNETES_SERVICE_HOST": "10.0.0.1"}, None),  # a pod, not an indexed job
+        ({"KUBERNETES_SERVICE_HOST": "kube-api"}, None),  # a pod, not an indexed job
     ],
 )
 def test_cluster_detection(environ, cluster):
@@ -173,7 +173,7 @@ def test_bad_layout_raises_one_clear_error(overrides, environ, message):
 
 
 def test_kubernetes_job_without_the_kubernetes_package_says_so():
-    environ = {"KUBERNETES_SERVICE_HOST": "10.0.0.1", "JOB_COMPLETION_INDEX": "0"}
+    environ = {"KUBERNETES_SERVICE_HOST": "kube-api", "JOB_COMPLETION_INDEX": "0"}
     try:
         import kubernetes  # noqa: F401
     except ImportError:
