@@ -55,15 +55,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             lock.release(lock_path)
 
 
-def _train_iterator(config, exp):
+def _train_iterator(config, exp, engine):
+    """This process's training batches, already placed on devices `prefetch_batches` ahead."""
     processes = jax.process_count()
-    return data.train_iterator(
+    iterator = data.train_iterator(
         exp.dataset.splits[exp.train_split],
         batch_size=config.batch_size // processes,
         seed=config.seed,
         shard_index=jax.process_index(),
         shard_count=processes,
         worker_count=config.worker_count,
+    )
+    # The wrapper's checkpointed position is that of the first batch not yet handed out, so
+    # batches in flight are read again after a resume, never skipped.
+    return data.DevicePrefetch(
+        iterator, size=max(1, config.prefetch_batches), put=engine.shard_batch
     )
 
 
@@ -83,9 +89,9 @@ def _run(config, workdir: str, devices, is_main: bool) -> dict:
     writer = writers.MetricWriter(workdir, enabled=is_main)
     try:
         target = engine.restore_target(jax.eval_shape(exp.init_fn))
-        restored = ckpt.restore_latest(target, lambda: _train_iterator(config, exp))
+        restored = ckpt.restore_latest(target, lambda: _train_iterator(config, exp, engine))
         if restored is None:
-            iterator = _train_iterator(config, exp)
+            iterator = _train_iterator(config, exp, engine)
             state, start = engine.create_state(exp.init_fn), 0
         else:
             state, meta, iterator = restored
@@ -157,7 +163,7 @@ class _Loop:
         step = start
         try:
             while step < total:
-                batch = self.engine.shard_batch(next(self.iterator))
+                batch = next(self.iterator)  # already on devices (DevicePrefetch)
                 state, metrics = self.engine.train_step(state, batch)
                 self.pending.append(metrics)
                 step += 1

@@ -28,6 +28,7 @@ def get_base_config() -> ml_collections.ConfigDict:
     config.resize = "auto"  # how images are fitted to input_shape: auto | pad | crop | resize
     config.augment = ""  # e.g. "pad_crop(4)|flip_lr|rotate(10)"
     config.worker_count = 0
+    config.prefetch_batches = 2  # batches placed on devices ahead of the step (0 or 1: none)
 
     # Optimisation.
     config.batch_size = 128  # global batch per train step, over all devices and processes
