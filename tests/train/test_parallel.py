@@ -21,14 +21,6 @@ from cnnjax.train import parallel, parallel_pmap
 RTOL, ATOL = 1e-5, 1e-5
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    r = pr.runs(tmp_path_factory)
-    r.get("single")
-    r.get("eight")
-    return r
-
-
 @pytest.mark.parametrize(
     "names, steps",
     [(("jit1", "jit8", "pmap8"), pr.STEPS), (("bn_jit1", "bn_jit8", "bn_pmap8"), pr.BN_STEPS)],

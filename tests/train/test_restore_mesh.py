@@ -14,14 +14,6 @@ import parallel_runs as pr
 import pytest
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    r = pr.runs(tmp_path_factory)
-    r.get("single")
-    r.get("eight")
-    return r
-
-
 def test_pmap_saves_global_unreplicated_arrays(runs):
     """`pmap`'s checkpoint has the shapes and (to rounding) the values `jit`'s has."""
     pmap, jit = (pr.load_state(runs.dir(n), 3) for n in ("pmap8", "jit1"))
