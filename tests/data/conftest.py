@@ -1,10 +1,8 @@
 """Fixtures writing tiny datasets inside each test (writers live in `filemakers`)."""
 
-import pickle
-
 import numpy as np
 import pytest
-from filemakers import random_images, write_cifar_batch, write_idx
+from filemakers import random_images, write_cifar_batch, write_idx, write_pickle
 
 
 @pytest.fixture
@@ -21,19 +19,26 @@ def idx_dir(tmp_path):
     return root, splits
 
 
-@pytest.fixture
-def cifar_dir(tmp_path):
-    """CIFAR-10 layout in cifar-10-batches-py/: 5 train batches of 2 images, a test batch of 3."""
+@pytest.fixture(params=["py2", "py3"])
+def cifar_dir(tmp_path, request):
+    """CIFAR-10 layout in cifar-10-batches-py/: 5 train batches of 2 images, a test batch of 3.
+
+    `py2`: the byte format of the official files (Python 2 cPickle); `py3`: Python 3 pickles.
+    """
+    form = request.param
     root = tmp_path / "cifar" / "cifar-10-batches-py"
     root.mkdir(parents=True)
     images = random_images(13, (32, 32, 3), 3)
     labels = np.arange(13) % 10
     for i in range(5):
         write_cifar_batch(
-            root / f"data_batch_{i + 1}", images[2 * i : 2 * i + 2], labels[2 * i : 2 * i + 2]
+            root / f"data_batch_{i + 1}",
+            images[2 * i : 2 * i + 2],
+            labels[2 * i : 2 * i + 2],
+            form=form,
         )
-    write_cifar_batch(root / "test_batch", images[10:], labels[10:])
+    write_cifar_batch(root / "test_batch", images[10:], labels[10:], form=form)
     names = [f"class{i}" for i in range(10)]
-    with open(root / "batches.meta", "wb") as f:
-        pickle.dump({"label_names": names, "num_vis": 3072}, f, protocol=2)
+    meta = {"num_cases_per_batch": 2, "label_names": names, "num_vis": 3072}
+    write_pickle(root / "batches.meta", meta, form)
     return root.parent, (images[:10], labels[:10]), (images[10:], labels[10:]), names

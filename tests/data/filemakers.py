@@ -5,6 +5,7 @@ import os
 import pickle
 
 import numpy as np
+import py2pickle
 from PIL import Image
 
 
@@ -39,13 +40,19 @@ def source_set(source):
     )
 
 
-def write_cifar_batch(path, images, labels, label_key="labels"):
+def write_pickle(path, value, form="py3"):
+    """`value` pickled as Python 2's cPickle wrote the official CIFAR files (`py2`) or as
+    Python 3 writes it at protocol 2 (`py3`)."""
+    with open(path, "wb") as f:
+        f.write(py2pickle.dumps(value) if form == "py2" else pickle.dumps(value, protocol=2))
+
+
+def write_cifar_batch(path, images, labels, label_key="labels", form="py3"):
     """A CIFAR python batch: dict of (N, 3072) uint8 rows (R, G, B planes) and a label list."""
     data = images.transpose(0, 3, 1, 2).reshape(len(images), -1)  # NHWC → N, C*H*W
-    with open(path, "wb") as f:
-        pickle.dump(
-            {"batch_label": "toy", label_key: list(map(int, labels)), "data": data}, f, protocol=2
-        )
+    value = {"data": data, label_key: list(map(int, labels)), "batch_label": "toy batch"}
+    value["filenames"] = [f"img_{i}.png" for i in range(len(images))]
+    write_pickle(path, value, form)
 
 
 def write_folder(root, classes, per_class, shape, seed, mode="RGB"):

@@ -96,6 +96,7 @@ def test_cache_threshold_streams_large_data(idx_dir, tmp_path, monkeypatch):
     assert source_set(large.splits["train"]) == source_set(small.splits["train"])
 
 
+@pytest.mark.parametrize("cifar_dir", ["py2"], indirect=True)
 def test_reading_every_kind_never_imports_tensorflow(idx_dir, cifar_dir, tmp_path):
     """In a fresh interpreter, so that no other test can have imported TensorFlow first."""
     script = textwrap.dedent(

@@ -4,9 +4,20 @@ with one clear error (or a counted skip) and leave nothing behind in the data di
 import os
 import pickle
 
+import warnings
+
 import numpy as np
+import py2pickle
 import pytest
-from filemakers import as_set, random_images, source_set, write_cifar_batch, write_folder, write_idx
+from filemakers import (
+    as_set,
+    random_images,
+    source_set,
+    write_cifar_batch,
+    write_folder,
+    write_idx,
+    write_pickle,
+)
 
 from cnnjax.data import load_dataset
 from cnnjax.data.builders import folder, safe_pickle
@@ -142,21 +153,60 @@ def test_cifar10_batches_read_back_exactly(cifar_dir, tmp_path):
     assert source_set(dataset.splits["test"]) == as_set(*test)
 
 
-def test_cifar100_coarse_labels(tmp_path):
-    root = tmp_path / "c100"
-    root.mkdir()
+@pytest.mark.parametrize("form", ["py2", "py3"])
+@pytest.mark.parametrize("label, count", [("fine", 100), ("coarse", 20)])
+def test_cifar100_fine_and_coarse_labels(tmp_path, form, label, count):
+    root = tmp_path / "c100" / "cifar-100-python"
+    root.mkdir(parents=True)
     images = random_images(4, (32, 32, 3), 12)
+    labels = {"fine": [5, 99, 0, 7], "coarse": [1, 19, 0, 2]}
     for name in ("train", "test"):
         data = images.transpose(0, 3, 1, 2).reshape(4, -1)
-        with open(root / name, "wb") as f:
-            pickle.dump(
-                {"data": data, "fine_labels": [5, 99, 0, 7], "coarse_labels": [1, 19, 0, 2]},
-                f,
-                protocol=2,
-            )
-    dataset = load_dataset(f"cifar:{root}?label=coarse", str(tmp_path / "data"))
-    assert dataset.num_classes == 20
-    assert source_set(dataset.splits["train"]) == as_set(images, [1, 19, 0, 2])
+        value = {"filenames": ["a.png", "b.png", "c.png", "d.png"], "batch_label": name}
+        value.update(fine_labels=labels["fine"], coarse_labels=labels["coarse"], data=data)
+        write_pickle(root / name, value, form)
+    names = {k: [f"{k}{i}" for i in range(n)] for k, n in (("fine", 100), ("coarse", 20))}
+    meta = {"fine_label_names": names["fine"], "coarse_label_names": names["coarse"]}
+    write_pickle(root / "meta", meta, form)
+    dataset = load_dataset(f"cifar:{root.parent}?label={label}", str(tmp_path / "data"))
+    assert dataset.num_classes == count and dataset.class_names == tuple(names[label])
+    assert source_set(dataset.splits["train"]) == as_set(images, labels[label])
+    assert source_set(dataset.splits["test"]) == as_set(images, labels[label])
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+    return type(a) is type(b) and a == b
+
+
+@pytest.mark.parametrize("dtype", ["u1", "<i8", "<f4"])
+def test_python2_cifar_pickles_match_a_reference_decode(tmp_path, dtype):
+    """The fixture writer's bytes are those of the official files (their first bytes), and the
+    restricted reader decodes them exactly as `pickle.loads(..., encoding="bytes")` does."""
+    data = (np.arange(2 * 3072) % 251).astype(dtype).reshape(2, 3072)
+    value = {"data": data, "labels": [6, 9], "batch_label": "training batch 1 of 5"}
+    value["filenames"] = ["leptodactylus_pentadactylus_s_000004.png", "camion_s_000148.png"]
+    raw = py2pickle.dumps(value)
+    official_start = (
+        b"\x80\x02}q\x01(U\x04dataq\x02cnumpy.core.multiarray\n_reconstruct\nq\x03cnumpy\n"
+        b"ndarray\nq\x04K\x00\x85U\x01b\x87Rq\x05(K\x01K\x02M\x00\x0c\x86cnumpy\ndtype\nq\x06U\x02"
+    )
+    assert raw.startswith(official_start)
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(raw)
+    with warnings.catch_warnings():  # numpy 2 warns about numpy.core; the test data is trusted
+        warnings.simplefilter("ignore", DeprecationWarning)
+        reference = pickle.loads(raw, encoding="bytes")
+    loaded = safe_pickle.load_restricted(str(path))
+    assert set(loaded) == {b"data", b"labels", b"batch_label", b"filenames"}
+    assert _same(loaded, reference)
+    assert loaded[b"data"].dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(loaded[b"data"], data)
 
 
 def test_cifar_label_out_of_range_and_count_mismatch(cifar_dir, tmp_path):

@@ -17,17 +17,29 @@ import numpy as np
 _DTYPES = {"u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8", "f2", "f4", "f8", "b1"}
 
 
+def _text(value: Any) -> Any:
+    """Python 2 wrote dtype codes and byte orders as byte strings (`b'u1'`, `b'|'`)."""
+    return value.decode("ascii") if isinstance(value, bytes) else value
+
+
 class _Dtype:
     """Stand-in for `numpy.dtype(spec, align, copy)`; BUILD then sets the byte order."""
 
     def __init__(self, spec, align=False, copy=True):
         del align, copy
+        try:
+            spec = _text(spec)
+        except UnicodeDecodeError:
+            spec = repr(spec)
         if spec not in _DTYPES:
             raise pickle.UnpicklingError(f"refusing dtype {spec!r}; accepted: {sorted(_DTYPES)}")
         self.spec, self.order = spec, "|"
 
     def __setstate__(self, state):
-        self.order = state[1]
+        order = _text(state[1]) if isinstance(state, tuple) and len(state) > 1 else None
+        if order not in ("|", "<", ">", "="):
+            raise pickle.UnpicklingError(f"refusing dtype byte order {order!r}")
+        self.order = order
 
     def resolve(self) -> np.dtype:
         dtype = np.dtype(self.spec)
@@ -96,7 +108,11 @@ def _resolve(value: Any) -> Any:
 
 
 def load_restricted(path: str) -> Any:
-    """Reads the pickle at `path` with `RestrictedUnpickler`; dict keys of Python 2 files are bytes.
+    """Reads the pickle at `path` with `RestrictedUnpickler`.
+
+    Both forms of the CIFAR files load: the official ones, written by Python 2's cPickle
+    (protocol 2: keys, strings and numpy dtype codes come back as `bytes`), and Python 3 pickles
+    (`str`).
 
     Raises:
       ValueError: naming `path` when the file is not such a pickle or names a refused global.
