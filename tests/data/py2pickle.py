@@ -34,8 +34,8 @@ class _Writer:
 
     def put(self) -> None:
         self.memo += 1
-        self.out += b"q" + bytes([self.memo]) if self.memo < 256 else b"r" + struct.pack(
-            "<I", self.memo
+        self.out += (
+            b"q" + bytes([self.memo]) if self.memo < 256 else b"r" + struct.pack("<I", self.memo)
         )
 
     def string(self, value, memoise: bool) -> None:

@@ -3,7 +3,6 @@ with one clear error (or a counted skip) and leave nothing behind in the data di
 
 import os
 import pickle
-
 import warnings
 
 import numpy as np
