@@ -2,13 +2,20 @@
 
 Each step directory holds three items: `state` (the `TrainState` arrays, saved asynchronously;
 restorable onto any mesh), `data` (grain's iterator state, one JSON per process) and `meta`
-(JSON: step, epoch, ...). The newest `keep` steps are kept, plus the best `keep_best` by an
-evaluation metric. Orbax writes into a temporary directory and renames it when complete, so a
-killed save never looks finished; a newest checkpoint that is finished but unreadable
-(truncated, corrupted) is reported with a warning, deleted, and the previous one is used.
+(JSON: step, epoch, the run's identity, ...). The newest `keep` steps are kept, plus the best
+`keep_best` by an evaluation metric. Orbax writes into a temporary directory and renames it when
+complete, so a killed save never looks finished.
+
+Restoring never deletes anything. Checkpoints of another run (model, classes, input shape, dtype,
+optimizer or parameter shapes differ from `meta["identity"]`) raise `CheckpointMismatchError`
+before anything is touched. A finished but unreadable step (truncated or garbled file, missing
+item) is moved to `<directory>/unreadable/<step>` with a `<step>.reason.txt` beside it, and the
+previous step is used, with a warning. Errors of the environment (permission denied, no space,
+I/O error) are raised as they are, with nothing moved.
 """
 
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +23,8 @@ import grain.checkpoint as grain_checkpoint
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
+from cnnjax.train import recovery, run_identity
+from cnnjax.train.run_identity import CheckpointMismatchError
 from cnnjax.train.state import TrainState
 
 log = logging.getLogger(__name__)
@@ -31,6 +40,8 @@ class Checkpointer:
       best_metric: key of the evaluation metrics passed to `save` (e.g. `accuracy`).
       best_mode: `max` or `min`.
       async_save: write arrays in a background thread.
+      identity: what the run is (`run_identity.describe`): saved into each step's `meta` by the
+        loop and checked by `restore_latest`; None: no check.
     """
 
     def __init__(
@@ -42,6 +53,7 @@ class Checkpointer:
         best_metric: str = "accuracy",
         best_mode: str = "max",
         async_save: bool = True,
+        identity: dict | None = None,
     ):
         if best_mode not in ("max", "min"):
             raise ValueError(f"unknown best_mode {best_mode!r}; accepted are max, min")
@@ -64,6 +76,7 @@ class Checkpointer:
             create=True,
         )
         self.directory = directory
+        self.identity = identity
         self.best_metric = best_metric
         self.manager = ocp.CheckpointManager(directory, options=options)
         self._last_saved: int | None = self.manager.latest_step()
@@ -94,8 +107,17 @@ class Checkpointer:
         self._last_saved = step
         return True
 
+    def read_meta(self, step: int) -> dict:
+        """The `meta` item of `step` (step, epoch, identity, ...), read alone."""
+        restored = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+        return dict(restored.meta)
+
     def restore(
-        self, step: int, target: TrainState, iterator: Any | None = None
+        self,
+        step: int,
+        target: TrainState,
+        iterator: Any | None = None,
+        identity: dict | None = None,
     ) -> tuple[TrainState, dict]:
         """Restores `step` onto `target` (abstract arrays carrying the wanted shardings).
 
@@ -103,45 +125,96 @@ class Checkpointer:
           step: a saved step.
           target: `jax.ShapeDtypeStruct` tree (see `Engine.restore_target`).
           iterator: a fresh grain iterator whose position is set to the saved one, or None.
+          identity: this run's `run_identity.describe(...)`; when given, the step's saved identity
+            is checked first.
 
         Returns:
           (state, meta).
+
+        Raises:
+          CheckpointMismatchError: the step was saved by a different run (`identity` given).
         """
+        if identity is not None:
+            run_identity.check(self._saved_identity(step), identity, self.directory, step)
         items = {"state": ocp.args.StandardRestore(target), "meta": ocp.args.JsonRestore()}
         if iterator is not None:
             items["data"] = grain_checkpoint.CheckpointRestore(iterator)
         restored = self.manager.restore(step, args=ocp.args.Composite(**items))
         return restored.state, dict(restored.meta)
 
+    def _saved_identity(self, step: int, meta: dict | None = None) -> dict:
+        """The identity `step` was saved with; older checkpoints: their parameter shapes only."""
+        meta = self.read_meta(step) if meta is None else meta
+        if run_identity.IDENTITY_KEY in meta:
+            return meta[run_identity.IDENTITY_KEY]
+        path = os.path.join(self.directory, str(step), "state")
+        tree = ocp.StandardCheckpointer().metadata(path).item_metadata.tree
+        return {"params": run_identity.param_shapes(tree["params"])}
+
     def restore_latest(
-        self, target: TrainState, make_iterator: Callable[[], Any] | None = None
+        self,
+        target: TrainState,
+        make_iterator: Callable[[], Any] | None = None,
+        identity: dict | None = None,
     ) -> tuple[TrainState, dict, Any] | None:
-        """The newest checkpoint that restores; unreadable newer ones are warned about and deleted.
+        """The newest checkpoint that restores; unreadable newer ones are moved aside (not deleted).
+
+        First every step's `meta` is read and, when `identity` is given, compared with it: a
+        checkpoint of another run raises before anything is touched. Then the steps are tried
+        newest first; one that cannot be read is moved to `<directory>/unreadable/` (with a
+        `.reason.txt`) and the next older one is tried.
 
         Args:
           target: abstract state with shardings (see `restore`).
           make_iterator: builds a fresh data iterator at the start of the data (each attempt
             gets its own, so a failed attempt cannot leave a half-set position behind).
+          identity: this run's `run_identity.describe(...)`; default: the checkpointer's.
 
         Returns:
           (state, meta, iterator positioned after the saved step), or None when no checkpoint
           is readable.
+
+        Raises:
+          CheckpointMismatchError: the checkpoints were saved by a different run.
+          OSError / ValueError: an error of the environment (permission denied, no space, I/O
+            error), raised as it is; nothing was moved.
         """
-        for step in reversed(self.all_steps()):
-            iterator = make_iterator() if make_iterator is not None else None
+        identity = self.identity if identity is None else identity
+        steps = list(reversed(self.all_steps()))
+        unreadable: dict[int, BaseException] = {}
+        for step in steps:
             try:
-                return (*self.restore(step, target, iterator), iterator)
-            except Exception as e:  # noqa: BLE001 - any failure to read means "corrupt"
-                log.warning(
-                    "checkpoint step %d in %s is unreadable (%s: %s); deleting it and falling "
-                    "back to the previous one",
-                    step,
-                    self.directory,
-                    type(e).__name__,
-                    str(e).splitlines()[0][:300] if str(e) else "",
-                )
-                self.manager.delete(step)
-                self._last_saved = self.manager.latest_step()
+                saved = self._saved_identity(step) if identity is not None else None
+            except Exception as e:  # noqa: BLE001 - classified right below
+                if recovery.environment_error(e) is not None:
+                    raise
+                unreadable[step] = e
+                continue
+            if saved is not None:
+                run_identity.check(saved, identity, self.directory, step)
+        for step in steps:
+            error = unreadable.get(step)
+            if error is None:
+                iterator = make_iterator() if make_iterator is not None else None
+                try:
+                    return (*self.restore(step, target, iterator), iterator)
+                except CheckpointMismatchError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - classified right below
+                    if recovery.environment_error(e) is not None:
+                        raise
+                    error = e
+            destination = recovery.move_aside(self.directory, step, error)
+            log.warning(
+                "checkpoint step %d in %s is unreadable (%s); moved it to %s and falling back "
+                "to the previous one",
+                step,
+                self.directory,
+                recovery.first_line(error),
+                destination,
+            )
+            self.manager.reload()
+            self._last_saved = self.manager.latest_step()
         return None
 
     def wait(self) -> None:

@@ -15,7 +15,16 @@ import ml_collections
 import numpy as np
 
 from cnnjax import data
-from cnnjax.train import checkpoint, distributed, evaluation, experiment, lock, pictures, writers
+from cnnjax.train import (
+    checkpoint,
+    distributed,
+    evaluation,
+    experiment,
+    lock,
+    pictures,
+    run_identity,
+    writers,
+)
 from cnnjax.train.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -38,6 +47,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
     Raises:
       ValueError: a bad config value or an unwritable workdir (before anything is compiled).
+      CheckpointMismatchError: `workdir` holds checkpoints of a different run (another model,
+        class count, input shape, dtype or optimizer); nothing in it was changed.
       RuntimeError: another live run holds the workdir.
       NonFiniteLossError: a non-finite loss under `nan_policy="stop"` (the newest checkpoint
         is the last good state).
@@ -78,6 +89,7 @@ def _run(config, workdir: str, devices, is_main: bool) -> dict:
     engine = experiment.make_engine(config, exp, devices)
     eval_batch = experiment.eval_batch_size(config, devices)
     eval_source = exp.dataset.splits[exp.eval_split]
+    abstract_state = jax.eval_shape(exp.init_fn)
     ckpt = checkpoint.Checkpointer(
         os.path.join(os.path.abspath(workdir), "checkpoints"),
         keep=config.keep_checkpoints,
@@ -85,10 +97,11 @@ def _run(config, workdir: str, devices, is_main: bool) -> dict:
         best_metric=config.best_metric,
         best_mode=config.best_mode,
         async_save=config.async_checkpoints,
+        identity=run_identity.of_experiment(config, exp, abstract_state),
     )
     writer = writers.MetricWriter(workdir, enabled=is_main)
     try:
-        target = engine.restore_target(jax.eval_shape(exp.init_fn))
+        target = engine.restore_target(abstract_state)
         restored = ckpt.restore_latest(target, lambda: _train_iterator(config, exp, engine))
         if restored is None:
             iterator = _train_iterator(config, exp, engine)
@@ -152,6 +165,7 @@ class _Loop:
 
     def save(self, state, step: int, epoch: float, metrics: dict | None) -> None:
         meta = {"step": step, "epoch": epoch, "steps_per_epoch": self.exp.steps_per_epoch}
+        meta[run_identity.IDENTITY_KEY] = self.ckpt.identity
         self.ckpt.save(step, self.engine.checkpoint_state(state), self.iterator, meta, metrics)
 
     def run(self, state, start: int, eval_source, eval_batch: int):

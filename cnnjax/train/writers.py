@@ -36,7 +36,8 @@ class MetricWriter:
     def __init__(self, workdir: str, enabled: bool = True):
         self.enabled = enabled
         self.path = os.path.join(workdir, METRICS_FILE)
-        self._tb = EventFileWriter(os.path.join(workdir, "tensorboard")) if enabled else None
+        self._tb_dir = os.path.join(workdir, "tensorboard")
+        self._tb = None  # opened at the first event: a run refused at restore leaves no file
 
     def truncate_after(self, step: int) -> None:
         """Drops events logged after `step` (work a killed run redoes after resuming)."""
@@ -67,6 +68,8 @@ class MetricWriter:
         event = event_pb2.Event(
             wall_time=row["time"], step=int(step), summary=summary_pb2.Summary(value=values)
         )
+        if self._tb is None:
+            self._tb = EventFileWriter(self._tb_dir)
         self._tb.add_event(event)
         return row
 
