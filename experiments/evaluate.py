@@ -16,7 +16,7 @@ import numpy as np
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from cnnjax.train import checkpoint, distributed, evaluation, experiment
+from cnnjax.train import checkpoint, distributed, evaluation, experiment, run_identity
 
 DEFAULT_CONFIG = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "configs", "quickstart.py"
@@ -57,8 +57,9 @@ def evaluate_checkpoint(config, workdir: str, step: int = -1, split: str = "") -
         if step not in steps:
             raise ValueError(f"no checkpoint of step {step} in {directory}; saved steps: {steps}")
         engine = experiment.make_engine(config, exp, devices)
-        target = engine.restore_target(jax.eval_shape(exp.init_fn))
-        state, _ = ckpt.restore(step, target)
+        abstract_state = jax.eval_shape(exp.init_fn)
+        identity = run_identity.of_experiment(config, exp, abstract_state)
+        state, _ = ckpt.restore(step, engine.restore_target(abstract_state), identity=identity)
     finally:
         ckpt.close()
     batch = experiment.eval_batch_size(config, devices)

@@ -71,8 +71,10 @@ def train_step(
       axis_name: the mapped axis under `pmap`, else None.
 
     Returns:
-      (new state, metrics): `loss` (data loss), `accuracy`, `grad_norm`, `nonfinite`, all ()
-      float32 and global over the batch.
+      (new state, metrics): `loss` (plain cross-entropy of the main head against the batch's
+      labels, after mixing but without label smoothing: the quantity evaluation reports),
+      `objective` (what the gradient minimises: smoothed loss plus auxiliary heads), `accuracy`,
+      `grad_norm`, `nonfinite`, all () float32 and global over the batch.
     """
     rng = jax.random.fold_in(rng, state.step)
     if axis_name is not None:
@@ -95,22 +97,25 @@ def train_step(
         aux = losses.aux_loss(
             updates.get("aux_logits"), labels, options.aux_loss_weight, options.label_smoothing
         )
-        return data_loss + aux, (data_loss, logits, updates.get("batch_stats", {}))
+        objective = data_loss + aux
+        return objective, (objective, data_loss, logits, updates.get("batch_stats", {}))
 
     if state.dynamic_scale is not None:
         grad_fn = state.dynamic_scale.value_and_grad(loss_fn, has_aux=True, axis_name=axis_name)
-        dynamic_scale, finite, (_, (data_loss, logits, batch_stats)), grads = grad_fn(state.params)
+        dynamic_scale, finite, (_, aux_out), grads = grad_fn(state.params)
     else:
-        (_, (data_loss, logits, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            state.params
-        )
+        (_, aux_out), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
         if axis_name is not None:
             grads = jax.lax.pmean(grads, axis_name)
         dynamic_scale, finite = None, _all_finite(grads)
+    objective, data_loss, logits, batch_stats = aux_out
     finite = jnp.logical_and(finite, jnp.isfinite(data_loss))
+    # The curve a user compares with evaluation: plain cross-entropy of the main head (no label
+    # smoothing, no auxiliary heads), as `eval_step` reports it.
+    plain_loss = jnp.mean(losses.cross_entropy(logits, labels))
     if axis_name is not None:
         batch_stats = jax.lax.pmean(batch_stats, axis_name)
-        data_loss = jax.lax.pmean(data_loss, axis_name)
+        objective, plain_loss = jax.lax.pmean((objective, plain_loss), axis_name)
         finite = jax.lax.pmin(finite.astype(jnp.int32), axis_name).astype(bool)
 
     updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
@@ -135,7 +140,8 @@ def train_step(
     if axis_name is not None:
         accuracy = jax.lax.pmean(accuracy, axis_name)
     metrics = {
-        "loss": data_loss,
+        "loss": plain_loss,
+        "objective": objective,
         "accuracy": accuracy,
         "grad_norm": optax.global_norm(grads),
         "nonfinite": 1.0 - finite.astype(jnp.float32),

@@ -127,3 +127,20 @@ def test_train_step_rng_depends_on_step_only():
     b, mb = step(make_state(), batch(0, 8))
     assert float(ma["loss"]) == float(mb["loss"])
     jax.tree.map(np.testing.assert_array_equal, a.params, b.params)
+
+
+def test_train_loss_is_plain_cross_entropy_like_eval_and_the_objective_is_smoothed():
+    """The logged `loss` is comparable with evaluation's (no smoothing); `objective` is smoothed."""
+    state = make_state()
+    options = steps.StepOptions(num_classes=10, preprocess=PREPROCESS, label_smoothing=0.2)
+    train = jax.jit(lambda s, b: steps.train_step(s, b, s.rng, options=options))
+    evaluate = jax.jit(lambda s, b: steps.eval_step(s, b, options=options))
+    _, metrics = train(state, batch(0, 8))
+    logits = np.asarray(state.apply_fn({"params": state.params}, PREPROCESS(IMAGES)), np.float64)
+    z = logits - logits.max(1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(1, keepdims=True))  # (8, 10)
+    smoothed = np.full((8, 10), 0.2 / 10) + 0.8 * np.eye(10)[LABELS]
+    np.testing.assert_allclose(metrics["loss"], -log_p[np.arange(8), LABELS].mean(), rtol=1e-5)
+    np.testing.assert_allclose(metrics["objective"], -(smoothed * log_p).sum(1).mean(), rtol=1e-5)
+    sums = evaluate(state, batch(0, 8))  # evaluation of the same parameters: the same number
+    np.testing.assert_allclose(metrics["loss"], sums["loss_sum"] / sums["count"], rtol=1e-5)
