@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import orbax.checkpoint as ocp
@@ -89,7 +90,9 @@ def test_tensorboard_events_are_readable_by_tensorboard(finished_run):
     np.testing.assert_allclose([s.value for s in scalars], train_loss, rtol=1e-6)
 
 
-def test_kill_9_then_the_same_command_gives_bit_identical_parameters(finished_run, env, tmp_path):
+def test_kill_9_then_the_same_command_resumes_and_gives_bit_identical_parameters(
+    finished_run, env, tmp_path
+):
     workdir = str(tmp_path / "run")
     cmd = command(workdir, "--config.write_pictures=False")
     victim = subprocess.Popen(
@@ -100,10 +103,21 @@ def test_kill_9_then_the_same_command_gives_bit_identical_parameters(finished_ru
             victim.send_signal(signal.SIGKILL)
             break
     victim.wait(timeout=600)
+    killed_at = time.time()
     assert victim.returncode == -signal.SIGKILL, "the run ended before it could be killed"
-    assert _saved_steps(workdir)[-1] < STEPS
+    saved = _saved_steps(workdir)[-1]
+    assert 0 < saved < STEPS
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
+    # It resumed from the saved step: its first progress line is the next log step after it,
+    # and the metrics the killed run logged up to that step were kept, not rewritten.
+    logged = [int(line.split()[1].split("/")[0]) for line in out.stdout.splitlines()
+              if line.startswith("step ")]  # fmt: skip
+    assert logged[0] == saved + 5, (saved, logged)
+    rows = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
+    train = [r for r in rows if r["split"] == "train"]
+    assert [r["step"] for r in train] == list(range(5, STEPS + 1, 5))
+    assert all((r["time"] < killed_at) == (r["step"] <= saved) for r in train)
     resumed, uninterrupted = final_params(workdir), final_params(finished_run[0])
     for a, b in zip(_leaves(resumed), _leaves(uninterrupted), strict=True):
         np.testing.assert_array_equal(a, b)

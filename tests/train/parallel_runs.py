@@ -7,8 +7,9 @@ together, once per test session (by the first test that asks), and serve all thr
 
     single       1 device:  jit LeNet (the reference), jit BN-ResNet, then jit LeNet resumed
                  from the 8-device pmap checkpoint of step 3
-    eight        8 devices: pmap and jit LeNet, pmap and jit BN-ResNet, a batch of 36, then
-                 pmap LeNet resumed from the 1-device checkpoint of step 3
+    eight        8 devices: pmap and jit LeNet, jit LeNet with `shard_params` (its state's
+                 shardings recorded), pmap and jit BN-ResNet, a batch of 36, then pmap LeNet
+                 resumed from the 1-device checkpoint of step 3
     two          2 processes x 4 devices (jax.distributed over loopback): jit and pmap LeNet
     unreachable  the CLI pointed at a coordinator nobody serves
 
@@ -45,6 +46,8 @@ COMMON = {
     "eval_batch_size": 512,
 }
 LENET = {**COMMON, "num_steps": STEPS, "checkpoint_every_steps": 3}
+# FSDP: LeNet's arrays of >= 1024 entries (conv2, fc1, fc2 kernels) split over the 8 devices.
+FSDP = {**LENET, "shard_params": True, "shard_min_size": 1024}
 BN_RESNET = {
     **COMMON,
     "model": "resnet20",
@@ -148,6 +151,7 @@ class Runs:
                     [
                         {"workdir": d("pmap8"), "config": pmap},
                         {"workdir": d("jit8"), "config": LENET},
+                        {"workdir": d("fsdp8"), "config": FSDP, "record_shardings": True},
                         {"workdir": d("bn_pmap8"), "config": {**BN_RESNET, "parallel": "pmap"}},
                         {"workdir": d("bn_jit8"), "config": BN_RESNET},
                         {

@@ -12,6 +12,8 @@
   single-process workers only);
 * `"wait_for": path`: first wait (up to 10 min) until `path` exists, e.g. another worker's
   `result.json`; give up at once if the file `spec["partner_failed"]` appears;
+* `"record_shardings": true`: the shardings of the state the loop trained last (every leaf's
+  partition spec and the shape of one device's shard) go to `<workdir>/shardings.json`;
 * `"expect_error": true`: the run must raise; the error, the seconds it took and the number of
   JAX traces / lowerings / compilations it started go to `<workdir>/error.json`.
 
@@ -21,6 +23,7 @@ is set by the test; the decoded dataset is kept between the runs of one worker (
 test helper, not of cnnjax).
 """
 
+import dataclasses
 import functools
 import json
 import os
@@ -62,6 +65,45 @@ def _wait_for(path: str, partner_failed: str | None, timeout: float = 600) -> No
         time.sleep(0.2)
 
 
+def _record_shardings(workdir: str):
+    """Wraps the jit engine so the last state its train step returns is described on disk."""
+    import jax
+
+    from cnnjax.train import parallel
+
+    make = parallel.make_jit_engine
+
+    def describe(state) -> dict:
+        flat = jax.tree_util.tree_flatten_with_path(state)[0]
+        return {
+            jax.tree_util.keystr(path): {
+                "shape": list(x.shape),
+                "spec": str(tuple(x.sharding.spec)),
+                "shard_shape": list(x.sharding.shard_shape(x.shape)),
+                "devices": len(x.sharding.device_set),
+            }
+            for path, x in flat
+        }
+
+    def wrapped(*args, **kwargs):
+        engine = make(*args, **kwargs)
+        last = {}
+
+        def train_step(state, batch):
+            state, metrics = engine.train_step(state, batch)
+            last["state"] = state
+            return state, metrics
+
+        def write():
+            with open(os.path.join(workdir, "shardings.json"), "w") as f:
+                json.dump(describe(last["state"]), f)
+
+        wrapped.write = write
+        return dataclasses.replace(engine, train_step=train_step)
+
+    return wrapped
+
+
 def main(spec: dict) -> None:
     import jax
 
@@ -84,6 +126,12 @@ def main(spec: dict) -> None:
             _seed_workdir(workdir, run["resume_from"]["workdir"], run["resume_from"]["step"])
         start, cpu = time.time(), time.process_time()
         compiled, hits = len(compiles), len(cache_hits)
+        recorder = None
+        if run.get("record_shardings"):
+            from cnnjax.train import parallel
+
+            recorder = _record_shardings(workdir)
+            original, parallel.make_jit_engine = parallel.make_jit_engine, recorder
         try:
             result = train_and_evaluate(config, workdir)
         except Exception as e:
@@ -95,6 +143,11 @@ def main(spec: dict) -> None:
                 error.update(seconds=time.time() - start, compiles=len(compiles) - compiled)
                 json.dump(error, f)
             continue
+        finally:
+            if recorder is not None:
+                parallel.make_jit_engine = original
+        if recorder is not None:
+            recorder.write()
         if run.get("expect_error"):
             raise AssertionError(f"run {workdir} was expected to fail but finished")
         print(

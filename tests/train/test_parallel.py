@@ -48,6 +48,35 @@ def test_one_device_jit8_pmap8_agree(runs, names, steps):
             pr.assert_trees_close(state[part], reference[part], RTOL, ATOL)
 
 
+def test_shard_params_trains_the_same_and_really_shards(runs):
+    """`shard_params=True` on 8 devices: the same losses and state as the replicated jit run, with
+    every large array (and its Adam moments) split over the devices along one dimension."""
+    fsdp, replicated = runs.dir("fsdp8"), runs.dir("jit8")
+    assert pr.result(fsdp)["devices"] == 8
+    losses, reference_losses = pr.train_losses(fsdp), pr.train_losses(replicated)
+    assert sorted(losses) == list(range(1, pr.STEPS + 1))
+    np.testing.assert_allclose(
+        [losses[s] for s in sorted(losses)], [reference_losses[s] for s in sorted(losses)], RTOL
+    )
+    state, reference = pr.load_state(fsdp, pr.STEPS), pr.load_state(replicated, pr.STEPS)
+    for part in ("params", "opt_state"):
+        pr.assert_trees_close(state[part], reference[part], RTOL, ATOL)
+    shardings = pr.read_json(fsdp, "shardings.json")
+    large = {k for k, v in shardings.items() if np.prod(v["shape"]) >= pr.FSDP["shard_min_size"]}
+    fc1 = ".params['fc1']['kernel']"
+    assert shardings[fc1] == {
+        "shape": [400, 120],
+        "spec": "('data', None)",
+        "shard_shape": [50, 120],
+        "devices": 8,
+    }
+    assert any(k.startswith(".opt_state") and "fc1" in k for k in large)
+    for key, sharding in shardings.items():
+        split = "'data'" in sharding["spec"]
+        assert split == (key in large and key.startswith((".params", ".opt_state"))), key
+        assert sharding["devices"] == 8
+
+
 def test_agreement_is_far_tighter_than_training_moves(runs):
     """The engines' disagreement is tiny next to what three steps change (the test can fail)."""
     three, six = (pr.load_state(runs.dir("jit1"), s)["params"] for s in (3, pr.STEPS))
