@@ -30,12 +30,12 @@ def trained(tmp_path_factory):
     return workdir
 
 
-def numpy_metrics(workdir, step):
+def numpy_metrics(workdir, step, split="test"):
     """Top-1/top-5/loss/confusion of the saved parameters, computed without the engine."""
     params = ocp.StandardCheckpointer().restore(
         os.path.join(workdir, "checkpoints", str(step), "state")
     )["params"]
-    test = load_dataset("mnist5k").splits["test"]
+    test = load_dataset("mnist5k").splits[split]
     images = np.stack([test[i]["image"] for i in range(len(test))]).astype(np.float32)
     labels = np.array([test[i]["label"] for i in range(len(test))])
     x = (images.reshape(-1, 28, 28, 1) / 255.0 - 0.1307) / 0.3081
@@ -75,6 +75,40 @@ def test_evaluate_a_chosen_step_matches_numpy(trained):
     assert out.stdout.strip().splitlines()[-1] == f"accuracy={expected['accuracy']:.4f}"
     with open(os.path.join(trained, "eval", "test_step4_confusion.png"), "rb") as f:
         assert f.read(4) == b"\x89PNG"
+
+
+def test_evaluate_the_training_split_of_the_newest_step_matches_numpy(trained):
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run(
+        [sys.executable, "-m", "experiments.evaluate", f"--workdir={trained}", "--split=train"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    with open(os.path.join(trained, "eval", "train_step8.json")) as f:
+        report = json.load(f)
+    expected = numpy_metrics(trained, 8, "train")
+    assert report["split"] == "train" and report["step"] == 8 and report["count"] == 4000
+    assert report["accuracy"] == pytest.approx(expected["accuracy"], abs=1e-9)
+    assert report["loss"] == pytest.approx(expected["loss"], rel=1e-4)
+    np.testing.assert_array_equal(report["confusion"], expected["confusion"])
+    assert out.stdout.strip().splitlines()[-1] == f"accuracy={expected['accuracy']:.4f}"
+
+
+def test_evaluate_rejects_an_unknown_split(trained):
+    from experiments import evaluate
+
+    with pytest.raises(ValueError, match="has no split 'validation'; it has train, test"):
+        evaluate.evaluate_checkpoint(quickstart.get_config(), trained, split="validation")
+
+
+def test_evaluate_refuses_a_checkpoint_of_another_model(trained):
+    from cnnjax.train import CheckpointMismatchError
+    from experiments import evaluate
+
+    config = quickstart.get_config()
+    config.model = "lenet5_classic"
+    with pytest.raises(CheckpointMismatchError, match="model is 'lenet5' in the saved step 8"):
+        evaluate.evaluate_checkpoint(config, trained)
 
 
 def test_evaluate_rejects_a_step_that_was_not_saved(trained):
