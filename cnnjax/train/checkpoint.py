@@ -15,12 +15,12 @@ I/O error) are raised as they are, with nothing moved.
 """
 
 import logging
-import os
 from collections.abc import Callable
 from typing import Any
 
 import grain.checkpoint as grain_checkpoint
 import orbax.checkpoint as ocp
+from etils import epath
 from orbax.checkpoint import checkpoint_managers as policies
 
 from cnnjax.train import recovery, run_identity
@@ -135,6 +135,7 @@ class Checkpointer:
           CheckpointMismatchError: the step was saved by a different run (`identity` given).
         """
         if identity is not None:
+            identity = {**identity, "state": run_identity.param_shapes(target)}
             run_identity.check(self._saved_identity(step), identity, self.directory, step)
         items = {"state": ocp.args.StandardRestore(target), "meta": ocp.args.JsonRestore()}
         if iterator is not None:
@@ -142,14 +143,18 @@ class Checkpointer:
         restored = self.manager.restore(step, args=ocp.args.Composite(**items))
         return restored.state, dict(restored.meta)
 
-    def _saved_identity(self, step: int, meta: dict | None = None) -> dict:
-        """The identity `step` was saved with; older checkpoints: their parameter shapes only."""
-        meta = self.read_meta(step) if meta is None else meta
-        if run_identity.IDENTITY_KEY in meta:
-            return meta[run_identity.IDENTITY_KEY]
-        path = os.path.join(self.directory, str(step), "state")
-        tree = ocp.StandardCheckpointer().metadata(path).item_metadata.tree
-        return {"params": run_identity.param_shapes(tree["params"])}
+    def _saved_identity(self, step: int) -> dict:
+        """What `step` is: its `meta` identity, plus every saved array's path and shape (`state`).
+
+        Checkpoints saved before `meta` held an identity are described by their arrays alone.
+        """
+        meta = self.read_meta(step)
+        path = epath.Path(self.directory) / str(step) / "state"
+        tree = ocp.StandardCheckpointHandler().metadata(path).tree
+        saved = dict(meta.get(run_identity.IDENTITY_KEY) or {})
+        saved.setdefault("params", run_identity.param_shapes(tree["params"]))
+        saved["state"] = run_identity.param_shapes(tree)
+        return saved
 
     def restore_latest(
         self,
@@ -159,8 +164,9 @@ class Checkpointer:
     ) -> tuple[TrainState, dict, Any] | None:
         """The newest checkpoint that restores; unreadable newer ones are moved aside (not deleted).
 
-        First every step's `meta` is read and, when `identity` is given, compared with it: a
-        checkpoint of another run raises before anything is touched. Then the steps are tried
+        First every step's `meta` and array metadata are read and, when `identity` is given,
+        compared with it and with `target`'s tree: a checkpoint of another run raises before
+        anything is touched. Then the steps are tried
         newest first; one that cannot be read is moved to `<directory>/unreadable/` (with a
         `.reason.txt`) and the next older one is tried.
 
@@ -180,6 +186,8 @@ class Checkpointer:
             error), raised as it is; nothing was moved.
         """
         identity = self.identity if identity is None else identity
+        if identity is not None:
+            identity = {**identity, "state": run_identity.param_shapes(target)}
         steps = list(reversed(self.all_steps()))
         unreadable: dict[int, BaseException] = {}
         for step in steps:

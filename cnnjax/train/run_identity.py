@@ -3,7 +3,10 @@
 A workdir re-run with another model, class count, input shape, compute dtype or optimizer must
 not try to load (and, failing, discard) the checkpoints of the first run. Each checkpoint's
 `meta` records `describe(...)`; before anything is restored the saved identity is compared item by
-item with the new run's and the first difference raises `CheckpointMismatchError`.
+item with the new run's, then the saved state's tree (every array's path and shape, from
+Orbax's own metadata) with the state this run would restore into (which also catches a changed
+`ema_decay`, `accumulate_steps`, `grad_clip_norm` or loss scaling); the first difference raises
+`CheckpointMismatchError`.
 """
 
 import json
@@ -14,23 +17,34 @@ import jax
 
 IDENTITY_KEY = "identity"
 ABSENT = "absent"  # the value of a parameter one side does not have
-# Compared in this order; the first that differs is reported.
-ITEMS = ("model", "model_kwargs", "num_classes", "input_shape", "dtype", "optimizer", "params")
+# Compared in this order; the first that differs is reported. `state` is not saved in `meta`: it
+# is read from the checkpoint's array metadata and compared with the restore target.
+ITEMS = (
+    "model", "model_kwargs", "num_classes", "input_shape", "dtype", "optimizer", "params", "state"
+)  # fmt: skip
+_TREES = {"params": "parameter", "state": "state entry"}
 
 
 class CheckpointMismatchError(ValueError):
     """The checkpoints in a workdir were saved by a different run (model, shapes, optimizer)."""
 
 
-def param_shapes(params: Any) -> dict[str, list[int]]:
-    """{"conv1/kernel": [5, 5, 1, 6], ...} of a parameter tree of arrays or shape structs."""
-    flat = jax.tree_util.tree_flatten_with_path(params)[0]
-    return {
-        "/".join(str(getattr(k, "key", getattr(k, "name", k))) for k in path): [
-            int(d) for d in leaf.shape
-        ]
-        for path, leaf in flat
-    }
+def _key(entry: Any) -> str:
+    for attribute in ("key", "name", "idx"):  # DictKey, GetAttrKey, SequenceKey
+        if hasattr(entry, attribute):
+            return str(getattr(entry, attribute))
+    return str(entry)
+
+
+def param_shapes(tree: Any) -> dict[str, list[int]]:
+    """{"conv1/kernel": [5, 5, 1, 6], ...}: every leaf's path and shape.
+
+    Args:
+      tree: arrays, `jax.ShapeDtypeStruct`s or Orbax `ArrayMetadata` (anything with `.shape`);
+        a `TrainState` and the dict Orbax saved it as give the same paths.
+    """
+    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {"/".join(_key(k) for k in path): [int(d) for d in leaf.shape] for path, leaf in flat}
 
 
 def _plain(value: Any) -> Any:
@@ -94,22 +108,23 @@ def of_experiment(config, experiment, abstract_state) -> dict:
 def first_difference(saved: Mapping, current: Mapping) -> tuple[str, Any, Any] | None:
     """(item, saved value, current value) of the first item in `ITEMS` that differs, or None.
 
-    Items the saved identity does not record (older checkpoints) are not compared. Parameters are
-    compared name by name: a parameter one side lacks, then the first differing shape.
+    Items the saved identity does not record (older checkpoints) are not compared. Parameters and
+    state entries are compared name by name: one that a side lacks, or the first differing shape.
     """
     for item in ITEMS:
         if item not in saved or item not in current:
             continue
         old, new = _plain(saved[item]), _plain(current[item])
-        if item != "params":
+        if item not in _TREES:
             if old != new:
                 return item, old, new
             continue
+        what = _TREES[item]
         for name in sorted(set(old) | set(new)):
             if name not in old or name not in new:
-                return f"parameter {name!r}", old.get(name, ABSENT), new.get(name, ABSENT)
+                return f"{what} {name!r}", old.get(name, ABSENT), new.get(name, ABSENT)
             if old[name] != new[name]:
-                return f"shape of parameter {name!r}", old[name], new[name]
+                return f"shape of {what} {name!r}", old[name], new[name]
     return None
 
 
@@ -123,9 +138,15 @@ def check(saved: Mapping, current: Mapping, directory: str, step: int) -> None:
         return
     item, old, new = difference
     old, new = (v if v == ABSENT else repr(v) for v in (old, new))
+    why = ""
+    if item.startswith(("state entry", "shape of state entry")):
+        why = (
+            " (the saved state's layout follows optimizer, ema_decay, accumulate_steps, "
+            "grad_clip_norm, weight_decay and dtype)"
+        )
     raise CheckpointMismatchError(
         f"the checkpoints in {directory} belong to a different run: {item} is {old} in the "
-        f"saved step {step} but {new} in this run. Nothing was restored, changed or deleted. "
+        f"saved step {step} but {new} in this run{why}. Nothing was restored, changed or deleted. "
         f"To train this configuration, use a fresh --workdir; to start from those weights on "
         f"purpose, use transfer learning: --config.transfer.init_from={directory}/{step}"
     )

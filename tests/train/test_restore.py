@@ -73,8 +73,14 @@ def saved_params(workdir, step, where=""):
         ({"input_shape": (32, 32, 1)}, r"input_shape is \[28, 28, 1\] in the saved step 12 but "),
         ({"dtype": "bfloat16"}, "dtype is 'float32' in the saved step 12 but 'bfloat16'"),
         ({"optimizer": "sgd"}, "optimizer is 'adam' in the saved step 12 but 'sgd'"),
+        ({"ema_decay": 0.99}, "state entry 'ema_params/conv1/bias' is absent in the saved step"),
+        (
+            {"accumulate_steps": 2},
+            "state entry 'opt_state/0/count' is \\[\\] in the saved step 12 but absent in this "
+            "run \\(the saved state's layout follows",
+        ),
     ],
-    ids=["model", "input_shape", "dtype", "optimizer"],
+    ids=["model", "input_shape", "dtype", "optimizer", "ema", "accumulate"],
 )
 def test_another_run_on_the_workdir_raises_and_changes_nothing(
     three_steps, tmp_path, overrides, message
