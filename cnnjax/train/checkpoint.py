@@ -11,16 +11,19 @@ killed save never looks finished; a newest checkpoint that is finished but unrea
 import errno
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from typing import Any
 
 import grain.checkpoint as grain_checkpoint
+import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
 from cnnjax.train.state import TrainState
 
 log = logging.getLogger(__name__)
+TMP_MARK = ".orbax-checkpoint-tmp"
 
 
 class CheckpointSaveError(OSError):
@@ -40,6 +43,31 @@ def finished_steps(directory: str) -> list[int]:
         return sorted(int(d) for d in os.listdir(directory) if d.isdigit())
     except OSError:
         return []
+
+
+def remove_unfinished(directory: str) -> list[str]:
+    """Removes the temporary folders of saves that never finished (a failed or killed run).
+
+    Orbax's own clean-up (`cleanup_tmp_directories`) runs in the background and can race with a
+    new save of the same step; this one is done before the manager opens the directory, by
+    process 0 only. Finished step folders are never touched.
+
+    Returns:
+      The names removed.
+    """
+    if jax.process_index() != 0 or not os.path.isdir(directory):
+        return []
+    removed = sorted(d for d in os.listdir(directory) if TMP_MARK in d)
+    for name in removed:
+        shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+    if removed:
+        log.warning(
+            "removed %d unfinished checkpoint folder(s) of an earlier run in %s: %s",
+            len(removed),
+            directory,
+            ", ".join(removed),
+        )
+    return removed
 
 
 def describe_cause(error: BaseException) -> str:
@@ -98,6 +126,7 @@ class Checkpointer:
         )
         self.directory = directory
         self.best_metric = best_metric
+        remove_unfinished(directory)
         self.manager = ocp.CheckpointManager(directory, options=options)
         self._last_saved: int | None = self.manager.latest_step()
         self._pending: int | None = None  # a step whose asynchronous save is not confirmed yet
@@ -122,7 +151,7 @@ class Checkpointer:
         """
         if step == self._last_saved:
             return False
-        self.raise_if_failed(wait=True)
+        self.raise_if_failed(wait=True, step=step)
         items = {"state": ocp.args.StandardSave(state), "meta": ocp.args.JsonSave(meta)}
         if iterator is not None:
             items["data"] = grain_checkpoint.CheckpointSave(iterator)
@@ -135,7 +164,7 @@ class Checkpointer:
         self._last_saved, self._pending = step, step
         return True
 
-    def raise_if_failed(self, wait: bool = False) -> None:
+    def raise_if_failed(self, wait: bool = False, step: int | None = None) -> None:
         """Raises `CheckpointSaveError` if the pending asynchronous save has failed.
 
         Cheap enough for every step: without `wait` it returns at once while the save is still
@@ -143,21 +172,25 @@ class Checkpointer:
 
         Args:
           wait: block until the pending save is finished first.
+          step: the training step just finished (named in the message).
         """
         if self._pending is None or (not wait and self.manager.is_saving_in_progress()):
             return
-        step, self._pending = self._pending, None
+        pending, self._pending = self._pending, None
         try:
             self.manager.wait_until_finished()  # a finished save: returns or re-raises at once
         except Exception as e:  # noqa: BLE001 - any failure to write is reported the same way
             self._last_saved = None
-            raise self._save_error(step, e) from e
+            raise self._save_error(pending, e, step) from e
 
-    def _save_error(self, step: int, error: BaseException) -> CheckpointSaveError:
+    def _save_error(
+        self, step: int, error: BaseException, now: int | None = None
+    ) -> CheckpointSaveError:
         good = [s for s in finished_steps(self.directory) if s != step]
         last = f"step {good[-1]}" if good else "none yet"
+        noticed = f" (noticed after step {now})" if now is not None else ""
         return CheckpointSaveError(
-            f"saving the checkpoint of step {step} in {self.directory} failed: "
+            f"saving the checkpoint of step {step} in {self.directory} failed{noticed}: "
             f"{describe_cause(error)}. The run stopped; the newest good checkpoint is {last}. "
             f"Free space or fix the permissions, then run the same command again to resume"
         )

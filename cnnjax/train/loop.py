@@ -234,7 +234,7 @@ class _Loop:
                 state, metrics = self.engine.train_step(state, batch)
                 self.pending.append(metrics)
                 step += 1
-                self.ckpt.raise_if_failed()  # a failed asynchronous save stops the run here
+                self.ckpt.raise_if_failed(step=step)  # a failed async save stops the run here
                 epoch_end = step % per_epoch == 0 or step == total
                 logged = step % config.log_every_steps == 0
                 periodic = (
