@@ -84,7 +84,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
 def _last_good(directory: str) -> str:
     steps = checkpoint.finished_steps(directory)
-    return f"step {steps[-1]} in {directory}" if steps else f"none in {directory}"
+    return f"step {steps[-1]} in {directory}" if steps else f"none yet (in {directory})"
 
 
 def _train_iterator(config, exp, engine):

@@ -9,6 +9,11 @@ process 0 is gone) is lost: the watch prints one line naming it and the newest f
 checkpoint, releases the workdir lock and ends this process with `os._exit(EXIT_PEER_LOST)`,
 the only exit that skips the distributed shutdown which would hang. It acts from its own thread
 because the main thread may be blocked in a collective that never returns.
+
+When process 0 (the coordinator) dies, the runtime's client notices within a second and ends
+the other processes itself (its "another task died" message and an abort): its callback for
+that case cannot be replaced from Python (jaxlib 0.10 cannot pass the status to a Python
+callable). Losing any other process is handled here.
 """
 
 import itertools
@@ -55,8 +60,15 @@ class PeerWatch:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        # A run ending with an error keeps watching: the error may be the lost peer's, and the
+        # distributed shutdown that follows would hang until the runtime aborts.
+        if exc_type is None:
+            self._stop.set()
+        elif isinstance(exc, jax.errors.JaxRuntimeError):
+            # A failed collective (a Gloo "connection reset"): give the watch the time to name
+            # the lost process (it exits from its thread) instead of printing the raw error.
+            time.sleep(self.timeout + 2 * self.interval)
 
     def _run(self) -> None:
         now = time.monotonic()
@@ -72,23 +84,24 @@ class PeerWatch:
                 answered = now
             except Exception:  # noqa: BLE001 - the coordinator (process 0) does not answer
                 if now - answered > self.timeout and self.me != 0:
-                    self._lost(0, now - answered, "the coordinator")
+                    self.lost(0, f"no answer from the coordinator for {now - answered:.0f} s")
                 continue
             for peer, (old, moved) in seen.items():
                 value = values.get(f"{self.prefix}{peer}")
                 if value != old:
                     seen[peer] = (value, now)
                 elif now - moved > self.timeout:
-                    self._lost(peer, now - moved, "")
+                    self.lost(peer, f"no heartbeat for {now - moved:.0f} s")
 
-    def _lost(self, peer: int, silent: float, role: str) -> None:
+    def lost(self, peer: int | None, why: str) -> None:
+        """Prints the one message, runs `on_exit` and ends the process (`EXIT_PEER_LOST`)."""
         if self._stop.is_set():
             return
-        what = f"process {peer} of {self.count}" + (f" ({role})" if role else "")
+        what = f"process {peer} of {self.count}" if peer is not None else "a process"
         message = (
-            f"{what} is lost: no sign of life for {silent:.0f} s (peer_timeout="
-            f"{self.timeout:g} s), so process {self.me} stops too. Newest finished checkpoint: "
-            f"{self.last_good()}. Restart every process with the same command to resume from it"
+            f"{what} is lost ({why.splitlines()[0][:200]}; peer_timeout={self.timeout:g} s), "
+            f"so process {self.me} stops too. Newest finished checkpoint: {self.last_good()}. "
+            f"Restart every process with the same command to resume from it"
         )
         try:
             print(message, file=sys.stderr, flush=True)
