@@ -20,12 +20,13 @@ from absl import app
 from ml_collections import config_flags
 
 from cnnjax.train import NonFiniteLossError
+from cnnjax.train.lock import WorkdirLockedError
 from cnnjax.train.preemption import Preempted
 
 DEBUG_ENV = "CNNJAX_DEBUG"
 EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as the shell reports Ctrl-C
-USER_ERRORS = (ValueError, OSError, NonFiniteLossError, Preempted)
+USER_ERRORS = (ValueError, OSError, NonFiniteLossError, WorkdirLockedError)
 
 
 def debug_requested(argv: list[str] | None = None) -> bool:
@@ -85,7 +86,8 @@ def define_config(name: str, default: str, help_string: str, **kwargs):
         text = next((t for t in texts if "Did you mean" in t), texts[0])
         key, _, hint = text.strip("'\"").partition("\n")
         key = key.strip("'\"")
-        bad = [a for a in sys.argv[1:] if a.startswith(f"--{name}") and key in a]
+        argv = kwargs.get("sys_argv") or sys.argv
+        bad = [a for a in argv[1:] if a.startswith(f"--{name}") and key in a]
         exit_with(
             f"ValueError: bad --{name} flag {bad[0] if bad else ''}: {key!r} "
             f"{'is not a config key' if hint or bad else 'cannot be used'}"
