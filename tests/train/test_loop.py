@@ -241,3 +241,12 @@ def test_failed_async_save_stops_at_the_next_step_and_the_rerun_resumes(base_run
     result = train_and_evaluate(config, workdir)  # space again: resumes from step 8
     assert result["step"] == 40 and saved_steps(workdir)[-1] == 40
     assert not any(".orbax-checkpoint-tmp" in d for d in os.listdir(checkpoints))
+
+
+def test_time_based_checkpoints(tmp_path):
+    """`checkpoint_every_minutes` so small that every step is due: each step is saved."""
+    config = make_tiny_config(
+        num_steps=6, checkpoint_every_steps=0, checkpoint_every_minutes=1e-9, keep_checkpoints=10
+    )
+    train_and_evaluate(config, str(tmp_path / "run"))
+    assert saved_steps(str(tmp_path / "run")) == [1, 2, 3, 4, 5, 6]
