@@ -13,16 +13,16 @@ import os
 
 import jax
 import numpy as np
-from absl import app, flags, logging
-from ml_collections import config_flags
+from absl import flags, logging
 
 from cnnjax.train import checkpoint, distributed, evaluation, experiment, run_identity
+from experiments import cli
 
 DEFAULT_CONFIG = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "configs", "quickstart.py"
 )
 
-_CONFIG = config_flags.DEFINE_config_file("config", DEFAULT_CONFIG, "The run's config file.")
+_CONFIG = cli.define_config("config", DEFAULT_CONFIG, "The run's config file.")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/quickstart", "The run directory to evaluate.")
 _STEP = flags.DEFINE_integer("step", -1, "Checkpoint step to evaluate (-1: the newest).")
 _SPLIT = flags.DEFINE_string("split", "", "Split to evaluate (empty: the held-out split).")
@@ -92,7 +92,7 @@ def _write(workdir: str, metrics: dict) -> None:
 
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        raise ValueError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)
     m = evaluate_checkpoint(_CONFIG.value, _WORKDIR.value, _STEP.value, _SPLIT.value)
     print(f"step={m['step']} split={m['split']} loss={m['loss']:.4f} top5={m['top5_accuracy']:.4f}")
@@ -102,4 +102,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

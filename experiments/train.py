@@ -10,16 +10,16 @@ Flags: `--config` (an ml_collections config file; `--config.<key>=<value>` overr
 
 import os
 
-from absl import app, flags, logging
-from ml_collections import config_flags
+from absl import flags, logging
 
 from cnnjax.train import train_and_evaluate
+from experiments import cli
 
 DEFAULT_CONFIG = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "configs", "quickstart.py"
 )
 
-_CONFIG = config_flags.DEFINE_config_file(
+_CONFIG = cli.define_config(
     "config", DEFAULT_CONFIG, "Training configuration file.", lock_config=True
 )
 _WORKDIR = flags.DEFINE_string("workdir", "runs/quickstart", "Directory for the run's outputs.")
@@ -27,10 +27,10 @@ _WORKDIR = flags.DEFINE_string("workdir", "runs/quickstart", "Directory for the 
 
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        raise ValueError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)
     train_and_evaluate(_CONFIG.value, _WORKDIR.value)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -14,11 +14,15 @@ previous step is used, with a warning. Errors of the environment (permission den
 I/O error) are raised as they are, with nothing moved.
 """
 
+import errno
 import logging
+import os
+import shutil
 from collections.abc import Callable
 from typing import Any
 
 import grain.checkpoint as grain_checkpoint
+import jax
 import orbax.checkpoint as ocp
 from etils import epath
 from orbax.checkpoint import checkpoint_managers as policies
@@ -28,6 +32,63 @@ from cnnjax.train.run_identity import CheckpointMismatchError
 from cnnjax.train.state import TrainState
 
 log = logging.getLogger(__name__)
+TMP_MARK = ".orbax-checkpoint-tmp"
+
+
+class CheckpointSaveError(OSError):
+    """A checkpoint could not be written; the message names the cause and the last good step.
+
+    A failed asynchronous save (disk full, no permission) is noticed by
+    `Checkpointer.raise_if_failed`, which the loop calls after every step, not only at the next
+    save. Its partial `*.orbax-checkpoint-tmp*` folder is removed when the next run opens the
+    directory (`cleanup_tmp_directories`); finished checkpoints are never touched.
+    """
+
+
+def finished_steps(directory: str) -> list[int]:
+    """Steps with a finished checkpoint in `directory` (orbax renames a step's folder from its
+    temporary name only once it is complete), read from the file system alone (thread-safe)."""
+    try:
+        return sorted(int(d) for d in os.listdir(directory) if d.isdigit())
+    except OSError:
+        return []
+
+
+def remove_unfinished(directory: str) -> list[str]:
+    """Removes the temporary folders of saves that never finished (a failed or killed run).
+
+    Orbax's own clean-up (`cleanup_tmp_directories`) runs in the background and can race with a
+    new save of the same step; this one is done before the manager opens the directory, by
+    process 0 only. Finished step folders are never touched.
+
+    Returns:
+      The names removed.
+    """
+    if jax.process_index() != 0 or not os.path.isdir(directory):
+        return []
+    removed = sorted(d for d in os.listdir(directory) if TMP_MARK in d)
+    for name in removed:
+        shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+    if removed:
+        log.warning(
+            "removed %d unfinished checkpoint folder(s) of an earlier run in %s: %s",
+            len(removed),
+            directory,
+            ", ".join(removed),
+        )
+    return removed
+
+
+def describe_cause(error: BaseException) -> str:
+    """The first OSError in `error`'s chain as "No space left on device (ENOSPC)", else its text."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno:
+            name = errno.errorcode.get(seen.errno, str(seen.errno))
+            return f"{seen.strerror or os.strerror(seen.errno)} ({name})"
+        seen = seen.__cause__ or seen.__context__
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:300] if text else ''}"
 
 
 class Checkpointer:
@@ -78,8 +139,10 @@ class Checkpointer:
         self.directory = directory
         self.identity = identity
         self.best_metric = best_metric
+        remove_unfinished(directory)
         self.manager = ocp.CheckpointManager(directory, options=options)
         self._last_saved: int | None = self.manager.latest_step()
+        self._pending: int | None = None  # a step whose asynchronous save is not confirmed yet
 
     def all_steps(self) -> list[int]:
         return sorted(self.manager.all_steps())
@@ -95,22 +158,60 @@ class Checkpointer:
         """Starts saving `state` (global arrays), the iterator position and `meta` at `step`.
 
         Returns False (and does nothing) when `step` is already saved.
+
+        Raises:
+          CheckpointSaveError: this save, or a previous asynchronous one, failed.
         """
         if step == self._last_saved:
             return False
+        self.raise_if_failed(wait=True, step=step)
         items = {"state": ocp.args.StandardSave(state), "meta": ocp.args.JsonSave(meta)}
         if iterator is not None:
             items["data"] = grain_checkpoint.CheckpointSave(iterator)
         if metrics is not None:
             metrics = {self.best_metric: float(metrics[self.best_metric])}
-        self.manager.save(step, args=ocp.args.Composite(**items), metrics=metrics, force=True)
-        self._last_saved = step
+        try:
+            self.manager.save(step, args=ocp.args.Composite(**items), metrics=metrics, force=True)
+        except Exception as e:  # noqa: BLE001 - any failure to write is reported the same way
+            raise self._save_error(step, e) from e
+        self._last_saved, self._pending = step, step
         return True
 
     def read_meta(self, step: int) -> dict:
         """The `meta` item of `step` (step, epoch, identity, ...), read alone."""
         restored = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
         return dict(restored.meta)
+
+    def raise_if_failed(self, wait: bool = False, step: int | None = None) -> None:
+        """Raises `CheckpointSaveError` if the pending asynchronous save has failed.
+
+        Cheap enough for every step: without `wait` it returns at once while the save is still
+        being written, and looks at its outcome once the background thread is done.
+
+        Args:
+          wait: block until the pending save is finished first.
+          step: the training step just finished (named in the message).
+        """
+        if self._pending is None or (not wait and self.manager.is_saving_in_progress()):
+            return
+        pending, self._pending = self._pending, None
+        try:
+            self.manager.wait_until_finished()  # a finished save: returns or re-raises at once
+        except Exception as e:  # noqa: BLE001 - any failure to write is reported the same way
+            self._last_saved = None
+            raise self._save_error(pending, e, step) from e
+
+    def _save_error(
+        self, step: int, error: BaseException, now: int | None = None
+    ) -> CheckpointSaveError:
+        good = [s for s in finished_steps(self.directory) if s != step]
+        last = f"step {good[-1]}" if good else "none yet"
+        noticed = f" (noticed after step {now})" if now is not None else ""
+        return CheckpointSaveError(
+            f"saving the checkpoint of step {step} in {self.directory} failed{noticed}: "
+            f"{describe_cause(error)}. The run stopped; the newest good checkpoint is {last}. "
+            f"Free space or fix the permissions, then run the same command again to resume"
+        )
 
     def restore(
         self,
@@ -226,9 +327,15 @@ class Checkpointer:
         return None
 
     def wait(self) -> None:
-        """Blocks until pending asynchronous saves are on disk."""
+        """Blocks until pending asynchronous saves are on disk; raises `CheckpointSaveError`."""
+        self.raise_if_failed(wait=True)
         self.manager.wait_until_finished()
 
     def close(self) -> None:
-        self.manager.wait_until_finished()
-        self.manager.close()
+        """Waits for pending saves and closes; never raises (`wait` is what reports failures),
+        so that it cannot hide the error a failed run is ending with."""
+        try:
+            self.raise_if_failed(wait=True)
+            self.manager.close()
+        except Exception as e:  # noqa: BLE001 - see the docstring
+            log.warning("closing the checkpoints in %s: %s", self.directory, describe_cause(e))

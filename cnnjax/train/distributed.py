@@ -258,6 +258,9 @@ def initialize(config: ml_collections.ConfigDict, environ: Mapping[str, str] | N
         num_processes=settings.num_processes,
         process_id=settings.process_id,
         initialization_timeout=timeout,
+        # The runtime aborts a process whose peer missed heartbeats for this long; cnnjax's own
+        # watch (`peers.PeerWatch`, `peer_timeout`) must be the first to notice and exit cleanly.
+        heartbeat_timeout_seconds=max(100, int(2 * config.get("peer_timeout", 60)) + 10),
     )
     return True
 

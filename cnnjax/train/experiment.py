@@ -19,7 +19,7 @@ import ml_collections
 from cnnjax import data, models
 from cnnjax.data import augment as augment_lib
 from cnnjax.data import preprocess
-from cnnjax.train import optim, parallel, precision, steps
+from cnnjax.train import numbers, optim, parallel, precision, steps
 from cnnjax.train.state import TrainState, create_train_state
 
 BEST_METRICS = ("accuracy", "top5_accuracy", "loss")
@@ -53,6 +53,7 @@ def check_workdir(workdir: str) -> None:
 def validate(config: ml_collections.ConfigDict, devices=None) -> None:
     """Checks every name and number the engine reads; no dataset is loaded, nothing compiled."""
     check_keys(config)
+    numbers.check_numbers(config)
     models.get_model_spec(config.model)
     optim.check_names(config)
     precision.policy(config.dtype, config.loss_scale)
@@ -166,6 +167,7 @@ def build(config: ml_collections.ConfigDict, devices=None) -> Experiment:
             f"({len(dataset.splits[train_split])} examples)"
         )
     total_steps = config.num_steps if config.num_steps > 0 else config.num_epochs * steps_per_epoch
+    numbers.check_warmup(config.warmup_epochs, steps_per_epoch, total_steps)
     k = config.accumulate_steps
     schedule = optim.build_schedule(config, max(steps_per_epoch // k, 1), max(total_steps // k, 1))
     tx = optim.build_optimizer(config, schedule)

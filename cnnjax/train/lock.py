@@ -12,6 +12,10 @@ import socket
 LOCK_NAME = "train.lock"
 
 
+class WorkdirLockedError(RuntimeError):
+    """Another live run holds the workdir's lock (a user error: wait, or use another workdir)."""
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -34,7 +38,8 @@ def acquire(workdir: str) -> str:
     """Creates `<workdir>/train.lock` for this process; returns its path.
 
     Raises:
-      RuntimeError: when a live process (on this host, or any process on another host) holds it.
+      WorkdirLockedError: when a live process (on this host, or any process on another host)
+        holds it.
     """
     path = os.path.join(workdir, LOCK_NAME)
     me = {"host": socket.gethostname(), "pid": os.getpid()}
@@ -50,7 +55,7 @@ def acquire(workdir: str) -> str:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(path)  # stale: its owner is dead
                 continue
-            raise RuntimeError(
+            raise WorkdirLockedError(
                 f"workdir {workdir!r} is locked by another run (pid {owner.get('pid')} on host "
                 f"{owner.get('host')!r}, lock file {path}); wait for it to finish, use another "
                 f"--workdir, or delete the lock file if that run is gone"

@@ -2,10 +2,15 @@
 
 Validate everything → build data, model, engine → resume from the newest readable checkpoint
 (state and data position) → train, logging at intervals (the only host syncs), evaluating and
-checkpointing at each epoch end (and every `checkpoint_every_steps`) → pictures → the final
-line `test_accuracy=<value>`. Re-running the same command on the same workdir continues it.
+checkpointing at each epoch end (and every `checkpoint_every_steps` / `checkpoint_every_minutes`)
+→ pictures → the final line `test_accuracy=<value>`. Re-running the same command on the same
+workdir continues it. Faults a cluster produces end the run cleanly and resumably: SIGTERM /
+SIGINT save at the step reached (`preemption`), a failed save stops the run at the next step
+(`checkpoint.CheckpointSaveError`), a lost process ends the others (`peers`).
 """
 
+import contextlib
+import functools
 import logging
 import os
 import time
@@ -21,7 +26,9 @@ from cnnjax.train import (
     evaluation,
     experiment,
     lock,
+    peers,
     pictures,
+    preemption,
     run_identity,
     writers,
 )
@@ -49,9 +56,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       ValueError: a bad config value or an unwritable workdir (before anything is compiled).
       CheckpointMismatchError: `workdir` holds checkpoints of a different run (another model,
         class count, input shape, dtype or optimizer); nothing in it was changed.
-      RuntimeError: another live run holds the workdir.
+      lock.WorkdirLockedError: another live run holds the workdir.
       NonFiniteLossError: a non-finite loss under `nan_policy="stop"` (the newest checkpoint
         is the last good state).
+      checkpoint.CheckpointSaveError: a checkpoint could not be written (disk full, ...).
+      preemption.Preempted: SIGTERM / SIGINT; a checkpoint of the step reached was saved.
     """
     distributed.initialize(config)  # multi-host: must precede every other JAX call
     devices = jax.devices()
@@ -59,11 +68,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     experiment.check_workdir(workdir)
     is_main = jax.process_index() == 0
     lock_path = lock.acquire(workdir) if is_main else None
-    try:
-        return _run(config, workdir, devices, is_main)
-    finally:
+    ckpt_dir = os.path.join(os.path.abspath(workdir), "checkpoints")
+
+    def release() -> None:
         if lock_path is not None:
             lock.release(lock_path)
+
+    try:
+        with contextlib.ExitStack() as stack:
+            if jax.process_count() > 1:
+                last_good = functools.partial(_last_good, ckpt_dir)
+                stack.enter_context(peers.PeerWatch(config.peer_timeout, last_good, release))
+            stop = stack.enter_context(preemption.StopSignals(release, config.peer_timeout))
+            return _run(config, workdir, devices, is_main, stop)
+    finally:
+        release()
+
+
+def _last_good(directory: str) -> str:
+    steps = checkpoint.finished_steps(directory)
+    return f"step {steps[-1]} in {directory}" if steps else f"none yet (in {directory})"
 
 
 def _train_iterator(config, exp, engine):
@@ -84,7 +108,7 @@ def _train_iterator(config, exp, engine):
     )
 
 
-def _run(config, workdir: str, devices, is_main: bool) -> dict:
+def _run(config, workdir: str, devices, is_main: bool, stop) -> dict:
     exp = experiment.build(config, devices)
     engine = experiment.make_engine(config, exp, devices)
     eval_batch = experiment.eval_batch_size(config, devices)
@@ -111,7 +135,7 @@ def _run(config, workdir: str, devices, is_main: bool) -> dict:
             state, start = engine.place_state(state), int(meta["step"])
             log.info("resumed from step %d in %s", start, workdir)
         writer.truncate_after(start)
-        loop = _Loop(config, exp, engine, ckpt, writer, iterator, is_main)
+        loop = _Loop(config, exp, engine, ckpt, writer, iterator, is_main, stop)
         state, final = loop.run(state, start, eval_source, eval_batch)
         ckpt.wait()
         if is_main and config.write_pictures:
@@ -129,10 +153,11 @@ def _run(config, workdir: str, devices, is_main: bool) -> dict:
 class _Loop:
     """The step loop; a class only to keep the bookkeeping of one run together."""
 
-    def __init__(self, config, exp, engine, ckpt, writer, iterator, is_main):
+    def __init__(self, config, exp, engine, ckpt, writer, iterator, is_main, stop):
         self.config, self.exp, self.engine = config, exp, engine
         self.ckpt, self.writer, self.iterator = ckpt, writer, iterator
-        self.is_main = is_main
+        self.is_main, self.stop = is_main, stop
+        self.last_save = time.monotonic()
         self.pending: list = []  # device metrics not yet fetched
         self.skipped = 0
         self.train_seconds = 0.0
@@ -146,11 +171,17 @@ class _Loop:
         bad = [first + i for i, m in enumerate(fetched) if float(m["nonfinite"]) > 0]
         self.pending = []
         if bad and self.config.nan_policy == "stop":
+            newest = checkpoint.finished_steps(self.ckpt.directory)
+            good = (
+                f"The newest checkpoint (step {newest[-1]} in {self.ckpt.directory}) is the last "
+                f"good state"
+                if newest
+                else "No checkpoint was saved before it"
+            )
             raise NonFiniteLossError(
                 f"non-finite loss or gradients at step {bad[0]}: the run stopped and saved "
-                f"nothing after it. The newest checkpoint ({self.ckpt.directory}, step "
-                f"{self.ckpt.manager.latest_step()}) is the last good state. Lower the learning "
-                f"rate, clip gradients (grad_clip_norm) or set nan_policy='skip'."
+                f"nothing after it. {good}. Lower the learning rate, clip gradients "
+                f"(grad_clip_norm) or set nan_policy='skip'."
             )
         if bad:
             self.skipped += len(bad)
@@ -167,6 +198,34 @@ class _Loop:
         meta = {"step": step, "epoch": epoch, "steps_per_epoch": self.exp.steps_per_epoch}
         meta[run_identity.IDENTITY_KEY] = self.ckpt.identity
         self.ckpt.save(step, self.engine.checkpoint_state(state), self.iterator, meta, metrics)
+        self.last_save = time.monotonic()
+
+    def time_to_save(self, step: int, logged: bool) -> bool:
+        """`checkpoint_every_minutes` has passed since the last save (process 0 decides, at log
+        steps, for every process: clocks differ, the checkpoint step must not)."""
+        minutes = self.config.checkpoint_every_minutes
+        if minutes <= 0:
+            return False
+        due = time.monotonic() - self.last_save >= 60 * minutes
+        if jax.process_count() == 1:
+            return due
+        if not logged:
+            return False
+        from jax.experimental import multihost_utils
+
+        return bool(multihost_utils.broadcast_one_to_all(np.int32(due)))
+
+    def preempt(self, state, step: int, progress: Progress, tick: float) -> None:
+        """Saves `step` (already saved: nothing to write), waits for it, raises `Preempted`."""
+        self.flush(step, progress, time.time() - tick)
+        self.save(state, step, step / self.exp.steps_per_epoch, None)
+        self.ckpt.wait()
+        name = preemption.signal_name(self.stop.stopped_by)
+        raise preemption.Preempted(
+            f"{name}: stopped at step {step} of {self.exp.total_steps} and saved its checkpoint "
+            f"in {self.ckpt.directory}; run the same command again to resume from step {step}",
+            self.stop.stopped_by,
+        )
 
     def run(self, state, start: int, eval_source, eval_batch: int):
         config, exp = self.config, self.exp
@@ -181,11 +240,13 @@ class _Loop:
                 state, metrics = self.engine.train_step(state, batch)
                 self.pending.append(metrics)
                 step += 1
+                self.ckpt.raise_if_failed(step=step)  # a failed async save stops the run here
                 epoch_end = step % per_epoch == 0 or step == total
-                periodic = config.checkpoint_every_steps > 0 and (
-                    step % config.checkpoint_every_steps == 0
-                )
-                if step % config.log_every_steps == 0 or epoch_end or periodic:
+                logged = step % config.log_every_steps == 0
+                periodic = (
+                    config.checkpoint_every_steps > 0 and step % config.checkpoint_every_steps == 0
+                ) or self.time_to_save(step, logged)
+                if logged or epoch_end or periodic:
                     self.flush(step, progress, time.time() - tick)
                     tick = time.time()
                 if epoch_end:
@@ -204,6 +265,8 @@ class _Loop:
                     tick = time.time()
                 elif periodic:
                     self.save(state, step, step / per_epoch, None)
+                if self.stop.should_stop(step):
+                    self.preempt(state, step, progress, tick)
             self.train_seconds = time.time() - t0
         finally:
             progress.close()

@@ -72,6 +72,7 @@ def get_base_config() -> ml_collections.ConfigDict:
     config.num_processes = 0  # 0: unset; 1: single process
     config.process_id = -1  # -1: unset
     config.initialization_timeout = 300  # seconds to wait for the coordinator and all processes
+    config.peer_timeout = 60.0  # seconds without a sign of life before a process counts as lost
 
     # Logging and checkpoints.
     config.log_every_steps = 50
@@ -84,4 +85,5 @@ def get_base_config() -> ml_collections.ConfigDict:
     config.async_checkpoints = True
     config.progress_bar = True  # a tqdm bar on a terminal; periodic lines otherwise
     config.write_pictures = True
+    config.checkpoint_every_minutes = 0.0  # > 0: also save when this much time passed (0: off)
     return config

@@ -236,6 +236,7 @@ def test_bfloat16_images_keep_their_dtype():
         ("flip_lr(p=2)", "probability"),
         ("mixup(0)", "alpha must be > 0"),
         ("rotate(os.system)", "arguments must be numbers"),
+        ("rotate(abc)", r"got abc; a bare name is not a string: write 'abc' in quotes.*degrees"),
         ("flip_lr||rotate(3)", "empty op"),
         ("rotate(3", "cannot parse"),
     ],

@@ -124,6 +124,32 @@ def test_image_folder_of_varying_sizes_is_squared(tmp_path):
     assert all(dataset.splits["train"][i]["image"].shape == (5, 5, 3) for i in range(2))
 
 
+def test_empty_class_folder_is_an_error_naming_it(tmp_path):
+    write_folder(tmp_path / "e", ["cat", "dog"], 2, (4, 4, 3), seed=12)
+    os.makedirs(tmp_path / "e" / "owl")
+    with pytest.raises(ValueError, match=r"class folder .*e/owl has no images \(1 of 3"):
+        load_dataset(f"folder:{tmp_path / 'e'}", str(tmp_path / "data"))
+    assert _empty(tmp_path / "data")
+
+
+def test_mixed_sizes_are_resized_once_to_the_most_common_size(tmp_path, caplog):
+    from PIL import Image
+
+    write_folder(tmp_path / "m", ["a", "b"], 2, (8, 6, 3), seed=13)  # 4 images 6 wide, 8 high
+    odd = random_images(1, (12, 12, 3), seed=14)[0]
+    Image.fromarray(odd).save(tmp_path / "m" / "b" / "odd.png")
+    # Independently: cover 6x8 from 12x12 is a bicubic 8x8, then the central 6 columns.
+    expected = np.asarray(Image.fromarray(odd).resize((8, 8), Image.Resampling.BICUBIC))[:, 1:7]
+    with caplog.at_level("WARNING"):
+        dataset = load_dataset(f"folder:{tmp_path / 'm'}?test_fraction=0", str(tmp_path / "data"))
+    assert dataset.image_shape == (8, 6, 3)  # stored at that size, not squared through 256
+    images = [dataset.splits["train"][i]["image"] for i in range(5)]
+    assert all(image.shape == (8, 6, 3) for image in images)
+    assert any(np.array_equal(image, expected) for image in images)
+    (line,) = [r.getMessage() for r in caplog.records if "come in" in r.getMessage()]
+    assert "images come in 2 sizes; 1 of 5 are resized straight to the most common, 6x8" in line
+
+
 def test_unreadable_image_raises_or_is_counted_and_skipped(tmp_path):
     images, labels = write_folder(tmp_path / "f", ["a", "b"], 5, (4, 4, 3), seed=9)
     (tmp_path / "f" / "b" / "broken.png").write_bytes(b"not a png at all")

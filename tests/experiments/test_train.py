@@ -123,6 +123,50 @@ def test_kill_9_then_the_same_command_resumes_and_gives_bit_identical_parameters
         np.testing.assert_array_equal(a, b)
 
 
+def _interrupt(cmd, env, sig):
+    """Runs `cmd` and sends `sig` once it logs a training step; (process, stdout, stderr)."""
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith("step "):
+            proc.send_signal(sig)
+            break
+    out, err = proc.communicate(timeout=600)
+    return proc, "".join(seen) + out, err
+
+
+def test_sigterm_then_sigint_save_where_they_stop_and_the_rerun_is_bit_identical(
+    finished_run, env, tmp_path
+):
+    """SIGTERM mid-epoch, re-run, SIGINT, re-run: the same parameters as one uninterrupted run.
+
+    Only preemption saves here (`checkpoint_every_steps=0`, 40 steps < one epoch), so every
+    checkpoint is at the step a signal stopped the run.
+    """
+    workdir = str(tmp_path / "run")
+    cmd = command(workdir, "--config.write_pictures=False", "--config.checkpoint_every_steps=0")
+    stopped = []
+    for sig, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
+        proc, _, err = _interrupt(cmd, env, sig)
+        assert proc.returncode == code, err[-3000:]
+        assert "Traceback" not in err
+        (line,) = [x for x in err.splitlines() if "stopped at step" in x]
+        assert line.startswith(f"{sig.name}: stopped at step ") and "run the same command" in line
+        step = int(line.split("stopped at step ")[1].split()[0])
+        assert _saved_steps(workdir)[-1] == step < STEPS
+        assert not os.path.exists(os.path.join(workdir, "train.lock"))
+        stopped.append(step)
+    assert stopped[0] < stopped[1]  # the second run resumed from the first one's checkpoint
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    resumed, uninterrupted = final_params(workdir), final_params(finished_run[0])
+    for a, b in zip(_leaves(resumed), _leaves(uninterrupted), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def _saved_steps(workdir):
     path = os.path.join(workdir, "checkpoints")
     return sorted(int(d) for d in os.listdir(path) if d.isdigit()) if os.path.isdir(path) else []

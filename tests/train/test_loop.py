@@ -12,7 +12,15 @@ import orbax.checkpoint as ocp
 import pytest
 from train_helpers import make_tiny_config
 
-from cnnjax.train import NonFiniteLossError, lock, loop, losses, parallel, train_and_evaluate
+from cnnjax.train import (
+    NonFiniteLossError,
+    checkpoint,
+    lock,
+    loop,
+    losses,
+    parallel,
+    train_and_evaluate,
+)
 from cnnjax.train.writers import read_metrics
 
 pytestmark = pytest.mark.usefixtures("cached_datasets")
@@ -170,3 +178,75 @@ def test_batch_not_divisible_by_device_count_raises_before_compile(tmp_path, mon
     monkeypatch.setattr(loop.jax, "devices", lambda *a: three)
     with pytest.raises(ValueError, match="batch_size=32 must be a positive multiple of the device"):
         train_and_evaluate(make_tiny_config(), str(tmp_path / "run"))
+
+
+def _tree_bytes(path):
+    """{relative path: bytes} of every file below `path`."""
+    found = {}
+    for parent, _, names in os.walk(path):
+        for name in names:
+            with open(os.path.join(parent, name), "rb") as f:
+                found[os.path.relpath(os.path.join(parent, name), path)] = f.read()
+    return found
+
+
+def test_failed_async_save_stops_at_the_next_step_and_the_rerun_resumes(base_run, tmp_path):
+    """The save of step 12 fails in Orbax's background thread (as on a full disk)."""
+    import errno
+
+    from orbax.checkpoint._src.checkpointers import async_checkpointer
+
+    from cnnjax.train.checkpoint import CheckpointSaveError
+
+    workdir = copy_run(base_run, tmp_path)
+    checkpoints = os.path.join(workdir, "checkpoints")
+    before = {step: _tree_bytes(os.path.join(checkpoints, str(step))) for step in (4, 8)}
+
+    real_wait = async_checkpointer._background_wait_for_commit_futures
+    real_check = checkpoint.Checkpointer.raise_if_failed
+    boundary, failed_after = [0], []
+
+    def disk_full(directory, commit_futures, on_commit_callback, **kwargs):
+        def fail():  # the arrays were written; finishing the checkpoint fails
+            failed_after.append(boundary[0])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        real_wait(directory, commit_futures, fail, **kwargs)
+
+    def check(self, wait=False, step=None):
+        boundary[0] = step or boundary[0]
+        return real_check(self, wait, step)
+
+    config = make_tiny_config(num_steps=40, log_every_steps=1, checkpoint_every_steps=12)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(async_checkpointer, "_background_wait_for_commit_futures", disk_full)
+        mp.setattr(checkpoint.Checkpointer, "raise_if_failed", check)
+        with pytest.raises(CheckpointSaveError) as caught:
+            train_and_evaluate(config, workdir)
+    message = str(caught.value)
+    assert "checkpoint of step 12" in message and "No space left on device (ENOSPC)" in message
+    assert "newest good checkpoint is step 8" in message
+    noticed = int(message.split("noticed after step ")[1].split(")")[0])
+    # At the step boundary after the failure (one more if the background thread is still
+    # reporting it), not at the next save.
+    assert noticed - failed_after[0] <= 2, (noticed, failed_after)
+    rows = read_metrics(os.path.join(workdir, "metrics.jsonl"))
+    assert max(r["step"] for r in rows) <= noticed  # training stopped there
+    assert saved_steps(workdir) == [4, 8]
+    assert any(".orbax-checkpoint-tmp" in d for d in os.listdir(checkpoints))  # the partial save
+    for step in (4, 8):
+        assert _tree_bytes(os.path.join(checkpoints, str(step))) == before[step]
+    assert not os.path.exists(os.path.join(workdir, lock.LOCK_NAME))
+
+    result = train_and_evaluate(config, workdir)  # space again: resumes from step 8
+    assert result["step"] == 40 and saved_steps(workdir)[-1] == 40
+    assert not any(".orbax-checkpoint-tmp" in d for d in os.listdir(checkpoints))
+
+
+def test_time_based_checkpoints(tmp_path):
+    """`checkpoint_every_minutes` so small that every step is due: each step is saved."""
+    config = make_tiny_config(
+        num_steps=6, checkpoint_every_steps=0, checkpoint_every_minutes=1e-9, keep_checkpoints=10
+    )
+    train_and_evaluate(config, str(tmp_path / "run"))
+    assert saved_steps(str(tmp_path / "run")) == [1, 2, 3, 4, 5, 6]

@@ -60,13 +60,19 @@ def _accepted() -> str:
     return "accepted ops: " + ", ".join(list_ops())
 
 
-def _literal(node: ast.AST, token: str) -> Any:
+def _literal(node: ast.AST, token: str, op: Op) -> Any:
     try:
         return ast.literal_eval(node)
     except ValueError as e:
+        got = ast.unparse(node)
+        quote = (
+            f"; a bare name is not a string: write '{got}' in quotes if a string is meant"
+            if isinstance(node, ast.Name)
+            else ""
+        )
         raise ValueError(
-            f"augmentation {token!r}: arguments must be numbers, strings or tuples, got "
-            f"{ast.unparse(node)!r}"
+            f"augmentation {token!r}: arguments must be numbers, quoted strings or tuples, got "
+            f"{got}{quote}; expected {op.signature}"
         ) from e
 
 
@@ -80,13 +86,15 @@ def parse_op(token: str) -> tuple[Op, tuple, dict]:
         name, args, kwargs = tree.id, (), {}
     elif isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name):
         name = tree.func.id
-        args = tuple(_literal(a, token) for a in tree.args)
-        kwargs = {k.arg: _literal(k.value, token) for k in tree.keywords}
     else:
         raise ValueError(f"cannot parse augmentation {token!r}; {_accepted()}")
     if name not in _OPS:
         raise ValueError(f"unknown augmentation op {name!r}; {_accepted()}")
-    return _OPS[name], args, kwargs
+    op = _OPS[name]
+    if isinstance(tree, ast.Call):
+        args = tuple(_literal(a, token, op) for a in tree.args)
+        kwargs = {k.arg: _literal(k.value, token, op) for k in tree.keywords}
+    return op, args, kwargs
 
 
 def instantiate(token: str) -> tuple[Op, Callable]:
