@@ -8,6 +8,7 @@ into cnnjax's variable trees, and ImageNet-trained networks that ship in pip whe
 
 from cnnjax.pretrained.classes import imagenet_class_names, imagenet_synsets
 from cnnjax.pretrained.convert import WeightMismatchError, chw_to_hwc_rows, convert
+from cnnjax.pretrained.files import read_keras_h5, read_safetensors, read_weights
 from cnnjax.pretrained.load import PRETRAINED, WeightsNotInstalledError, load, weights_path
 from cnnjax.pretrained.preprocess import make_preprocess
 from cnnjax.pretrained.torch_file import TorchFileError, read_torch
@@ -23,6 +24,9 @@ __all__ = [
     "imagenet_synsets",
     "load",
     "make_preprocess",
+    "read_keras_h5",
+    "read_safetensors",
     "read_torch",
+    "read_weights",
     "weights_path",
 ]

@@ -10,7 +10,11 @@ A *layout* lists the layers of a cnnjax model with the source name of each:
 - "dense_chw": a dense layer right after flattening a (C, H, W) map in torch (VGG, AlexNet fc6):
   the rows are reordered from torch's C-major flatten to cnnjax's (H, W, C) flatten.
 - "bn": weight/bias → `params` scale/bias, running_mean/var → `batch_stats` mean/var (torch);
-  gamma/beta/moving_mean/moving_variance (Keras).
+  gamma/beta/moving_mean/moving_variance (Keras). The epsilon is the model's (`bn_epsilon`):
+  Keras trains with 1e-3, torch with 1e-5.
+
+With `convention="keras"` (channels-last files) kernels keep their layout, and "dense_chw" is a
+plain dense layer: a channels-last Keras model flattens (H, W, C) as cnnjax does.
 
 Every tensor of the model must come from the file and every tensor of the file must be used
 (torch's `num_batches_tracked` counters excepted); otherwise one `WeightMismatchError` lists the
@@ -47,6 +51,9 @@ _KERAS = {
 }
 for _names in (_TORCH, _KERAS):
     _names["dense"] = _names["dense_chw"] = _names["conv"]
+# Keras 3 `.weights.h5` files number a layer's variables in this order.
+_KERAS3_INDEX = {"kernel": 0, "bias": 1, "gamma": 0, "beta": 1, "moving_mean": 2}
+_KERAS3_INDEX["moving_variance"] = 3
 _IGNORED_SUFFIXES = ("num_batches_tracked",)
 
 
@@ -95,10 +102,12 @@ def _leaves(template) -> dict[tuple[str, ...], tuple[int, ...]]:
     return out
 
 
-def _source_name(prefix: str, suffix: str, convention: str) -> str:
+def _source_name(prefix: str, suffix: str, convention: str, weights: Mapping) -> str:
     if convention == "torch":
         return f"{prefix}.{suffix}" if prefix else suffix
-    return f"{prefix}/{suffix}"  # `read_keras_h5` names tensors `layer/kernel`
+    name = f"{prefix}/{suffix}"  # Keras 2, as `read_keras_h5` names it
+    numbered = f"{prefix}/{_KERAS3_INDEX[suffix]}"  # Keras 3
+    return numbered if name not in weights and numbered in weights else name
 
 
 def convert(
@@ -139,7 +148,7 @@ def convert(
             key = (collection, *module, leaf)
             if key not in expected:
                 continue  # e.g. a bias-free convolution
-            source = _source_name(prefix, suffix, convention)
+            source = _source_name(prefix, suffix, convention, weights)
             reported.add(key)
             if source not in weights:
                 missing.append(f"{source} (for {'/'.join(key)}, shape {expected[key]})")
