@@ -9,19 +9,21 @@ from PIL import Image
 from experiments import classify
 
 
-def _run(capsys, *args: str) -> str:
-    flags.FLAGS(["classify", *args])
-    try:
-        classify.main(["classify"])
-    finally:
-        flags.FLAGS.unparse_flags()
-    return capsys.readouterr().out
+def test_flags_parse_as_documented():
+    flag_values = flags.FlagValues()
+    classify.define_flags(flag_values)
+    flag_values(["classify", "--model=efficientnet_lite0", "--image=chelsea", "--top=3"])
+    assert (flag_values.model, flag_values.image, flag_values.top) == (
+        "efficientnet_lite0",
+        "chelsea",
+        3,
+    )
 
 
-def test_prints_the_top_classes_of_an_image_file(capsys, tmp_path):
+def test_prints_the_top_classes_of_an_image_file(tmp_path):
     path = tmp_path / "cup.png"
     Image.fromarray(skimage.data.coffee()[::2, ::2]).save(path)
-    lines = _run(capsys, f"--image={path}", "--top=3").splitlines()
+    lines = classify.classify("efficientnet_lite0", str(path), 3)
     assert lines[0] == f"efficientnet_lite0 on {path} (200x300):"
     assert len(lines) == 4 and lines[1].startswith("1.")
     assert "espresso" in lines[1] + lines[2]
@@ -32,11 +34,11 @@ def test_prints_the_top_classes_of_an_image_file(capsys, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--image=no_such_file.jpg"], "neither a file nor a skimage photo"),
-        (["--image=chelsea", "--model=mobilenet_v2"], "pretrained classifiers"),
-        (["--model=efficientnet_lite0"], "--image is required"),
+        (("efficientnet_lite0", "no_such_file.jpg", 5), "neither a file nor a skimage photo"),
+        (("mobilenet_v2", "chelsea", 5), "pretrained classifiers"),
+        (("efficientnet_lite0", None, 5), "--image is required"),
     ],
 )
-def test_bad_flags_are_named(capsys, args, message):
+def test_bad_flags_are_named(args, message):
     with pytest.raises(app.UsageError, match=message):
-        _run(capsys, *args)
+        classify.classify(*args)

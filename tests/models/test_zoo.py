@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import pytest
 from zoo_expectations import EFFICIENTNET_B0_TABLE1 as B0
 from zoo_expectations import (
+    LITE_PUBLISHED_MILLIONS,
     MOBILENET_V2_TABLE2,
     cifar_resnet_params,
     expected_activations,
@@ -24,10 +25,10 @@ KEY = jax.random.key(0)
 
 
 HAS_DROPOUT = {"alexnet", "alexnet_v2", "alexnet_small", "googlenet"}
-HAS_DROPOUT |= {"mobilenet_v2", "efficientnet_lite0"}
+HAS_DROPOUT |= {"mobilenet_v2", *(f"efficientnet_lite{i}" for i in range(5))}
 HAS_DROPOUT |= {f"vgg{d}{bn}" for d in (11, 13, 16, 19) for bn in ("", "_bn")}
 HAS_BATCHNORM = {n for n in models.list_models() if n.startswith("resnet") or "_bn" in n}
-HAS_BATCHNORM |= {"vgg16_cifar", "mobilenet_v2", "efficientnet_lite0"}
+HAS_BATCHNORM |= {"vgg16_cifar", "mobilenet_v2", *(f"efficientnet_lite{i}" for i in range(5))}
 
 
 def ordered_intermediates(model, variables, x, **kwargs):
@@ -115,6 +116,12 @@ def test_cifar_resnets_round_to_the_papers_table6():
     for depth, millions in ((20, 0.27), (32, 0.46), (44, 0.66), (56, 0.85), (110, 1.7)):
         digits = 1 if depth == 110 else 2
         assert round(cifar_resnet_params(depth, 10) / 1e6, digits) == millions
+
+
+def test_efficientnet_lite_counts_round_to_the_published_ones():
+    for lite, millions in LITE_PUBLISHED_MILLIONS.items():
+        classes, params = expected_params(f"efficientnet_lite{lite}")
+        assert round(params / 1e6, 2) == millions
 
 
 def test_headless_mobile_networks_return_pooled_features():

@@ -121,11 +121,30 @@ def mobile_params(table, classes: int) -> int:
     return total + (dense(1280, classes) if classes else 0)
 
 
+# The TF TPU repository's efficientnet_lite_builder: (width, depth, resolution) of Lite0-4;
+# widths go to multiples of 8 (+8 if that loses > 10%); repeats round up, but the first and
+# last stage keep theirs; stem (32) and head (1280) are fixed.
+LITE_SCALING = {0: (1.0, 1.0, 224), 1: (1.0, 1.1, 240), 2: (1.1, 1.2, 260)}
+LITE_SCALING |= {3: (1.2, 1.4, 280), 4: (1.4, 1.8, 300)}
+LITE_PUBLISHED_MILLIONS = {0: 4.65, 1: 5.42, 2: 6.09, 3: 8.20, 4: 13.01}  # timm's results table
+
+
+def lite_table(lite: int):
+    width, depth, _ = LITE_SCALING[lite]
+    rows = []
+    for i, (t, c, n, s, k) in enumerate(EFFICIENTNET_B0_TABLE1):
+        c8 = max(8, int(c * width + 4) // 8 * 8)
+        c8 += 8 if c8 < 0.9 * c * width else 0
+        fixed = i in (0, len(EFFICIENTNET_B0_TABLE1) - 1)
+        rows.append((t, c8, n if fixed else -(-int(n * depth * 10) // 10), s, k))
+    return rows
+
+
 def expected_params(name: str) -> tuple[int, int]:
     if name in PUBLISHED:
         return PUBLISHED[name]
-    if name == "efficientnet_lite0":
-        return 1000, mobile_params(EFFICIENTNET_B0_TABLE1, 1000)
+    if name.startswith("efficientnet_lite"):
+        return 1000, mobile_params(lite_table(int(name[-1])), 1000)
     if name == "alexnet_small":
         return 10, alexnet_small_params(10)
     if name == "googlenet":
@@ -215,19 +234,20 @@ def googlenet_activations() -> dict:  # Table 1, "output size"
     return out
 
 
-def mobile_activations(table) -> dict:
-    out, size = {"stem": hw(112, 32)}, 112
+def mobile_activations(table, size: int = 224) -> dict:
+    size = -(-size // 2)  # stride-2 stem; "SAME" rounds up
+    out = {"stem": hw(size, 32)}
     for s, (_, c, n, stride, *_) in enumerate(table, 1):
-        size //= stride
+        size = -(-size // stride)
         out |= {f"stage{s}/block{b}": hw(size, c) for b in range(1, n + 1)}
-    return out | {"head": hw(7, 1280), "pre_logits": (1280,)}
+    return out | {"head": hw(size, 1280), "pre_logits": (1280,)}
 
 
 def expected_activations(name: str) -> dict:
     if name == "mobilenet_v2":
         return mobile_activations(MOBILENET_V2_TABLE2)
-    if name == "efficientnet_lite0":
-        return mobile_activations(EFFICIENTNET_B0_TABLE1)
+    if name.startswith("efficientnet_lite"):
+        return mobile_activations(lite_table(int(name[-1])), LITE_SCALING[int(name[-1])][2])
     if name == "lenet5":
         return {
             "conv1": hw(28, 6),
