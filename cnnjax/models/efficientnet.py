@@ -14,7 +14,8 @@ implemented. At 224x224 and 1000 classes: 4,652,008 parameters.
 Lite1-4 scale B0 by compound scaling (§3.3) with the Lite rules: widths x 1.0, 1.0, 1.1, 1.2,
 1.4 (rounded to multiples of 8, never down by more than 10%), repeats x 1.0, 1.1, 1.2, 1.4,
 1.8 (rounded up) except in the first and last stage, inputs 224, 240, 260, 280, 300, dropout
-0.2, 0.2, 0.3, 0.3, 0.3 (about 4.65, 5.42, 6.09, 8.20 and 13.01 M parameters).
+0.2, 0.2, 0.3, 0.3, 0.3 (about 4.65, 5.42, 6.09, 8.20 and 13.01 M parameters): built by
+`efficientnet_lite(name)`; only Lite0, which has ImageNet weights, is in the registry.
 
 Parameters and activations are named as in mobilenet.py: `stem_conv`, `stem_bn`,
 `stage{s}/block{b}/{expand,depthwise,project}_{conv,bn}`, `head_conv`, `head_bn`, `fc`;
@@ -93,10 +94,22 @@ class EfficientNetLite(nn.Module):
         return mobile_network(self, x, train, stages, 32, 1280)
 
 
-for _name, (_width, _depth, _size, _dropout) in LITE.items():
-    register_model(
-        _name,
-        input_shape=(_size, _size, 3),
-        min_input_size=EfficientNetLite().min_input_size,
-        test_input_shape=(32, 32, 3),
-    )(functools.partial(EfficientNetLite, width=_width, depth=_depth, dropout_rate=_dropout))
+def efficientnet_lite(name: str, num_classes: int = 1000, **overrides) -> EfficientNetLite:
+    """EfficientNet-Lite0…4 by name (`LITE`); inputs of `LITE[name][2]` pixels a side.
+
+    Only Lite0 is registered in the zoo (it has weights, `cnnjax.pretrained`); Lite1-4 are
+    built here, which keeps the per-model zoo tests to one of the five.
+    """
+    if name not in LITE:
+        raise ValueError(f"unknown EfficientNet-Lite {name!r}; accepted: {sorted(LITE)}")
+    width, depth, _, dropout = LITE[name]
+    fields = dict(width=width, depth=depth, dropout_rate=dropout) | overrides
+    return EfficientNetLite(num_classes=num_classes, **fields)
+
+
+register_model(
+    "efficientnet_lite0",
+    input_shape=(224, 224, 3),
+    min_input_size=EfficientNetLite().min_input_size,
+    test_input_shape=(32, 32, 3),
+)(functools.partial(efficientnet_lite, "efficientnet_lite0"))

