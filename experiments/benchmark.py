@@ -2,6 +2,7 @@
 
     python -m experiments.benchmark --mode=data                 # input pipeline vs train step
     python -m experiments.benchmark --mode=data --batches=50 --worker_count=4
+    python -m experiments.benchmark --mode=pretrained           # EfficientNet-Lite0, MobileNetV2
 
 `--mode=data` compares what the input pipeline delivers (grain `train_iterator`, in the main
 process and with worker processes) with what a jitted train step consumes: a plain
@@ -147,6 +148,28 @@ def data_mode() -> None:
         f"train step {cifar_model} synthetic 32x32x3, batch {f.batch_size}, "
         f"augment={f.cifar_augment!r}", images, seconds,
     )  # fmt: skip
+
+
+@mode("pretrained")
+def pretrained_mode() -> None:
+    """Inference speed of the pretrained networks (cnnjax.pretrained) at batch 1 and 64."""
+    from cnnjax import pretrained
+
+    print(f"devices: {jax.devices()}", flush=True)
+    for name in pretrained.PRETRAINED:
+        model, variables, _ = pretrained.load(name)
+        forward = jax.jit(lambda v, x, model=model: model.apply(v, x))
+        for batch_size, repeats in ((1, 4 * flags.FLAGS.steps), (64, flags.FLAGS.steps // 2 or 1)):
+            x = jnp.asarray(
+                np.random.default_rng(0).normal(size=(batch_size, 224, 224, 3)), jnp.float32
+            )
+            forward(variables, x).block_until_ready()  # compile
+            start = time.perf_counter()
+            for _ in range(repeats):
+                forward(variables, x).block_until_ready()
+            seconds = time.perf_counter() - start
+            rate = report(f"inference {name}, batch {batch_size}", batch_size * repeats, seconds)
+            print(f"  {1000 / rate:.2f} ms per image", flush=True)
 
 
 def define_flags() -> None:

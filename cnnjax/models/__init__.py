@@ -6,12 +6,13 @@
 
 Families: `lenet` (lenet5, lenet5_classic), `alexnet` (alexnet, alexnet_v2, alexnet_small),
 `vgg` (vgg11/13/16/19, their `_bn` variants, vgg16_cifar), `resnet` (resnet18/34/50/101/152,
-CIFAR resnet20/32/44/56/110) and `inception` (googlenet). Each model documents the names of
-the activations `intermediates` returns.
+CIFAR resnet20/32/44/56/110), `inception` (googlenet), `mobilenet` (mobilenet_v2) and
+`efficientnet` (efficientnet_lite0…4). Each model documents the names of the activations
+`intermediates` returns. ImageNet weights for some: `cnnjax.pretrained.load`.
 """
 
 # Importing a family module registers its models.
-from cnnjax.models import alexnet, inception, lenet, resnet, vgg  # noqa: F401
+from cnnjax.models import alexnet, efficientnet, inception, lenet, mobilenet, resnet, vgg  # noqa: F401
 from cnnjax.models.intermediates import intermediates
 from cnnjax.models.registry import (
     ModelSpec,
