@@ -3,6 +3,9 @@
     python -m experiments.benchmark --models=lenet5,resnet20,vgg16_cifar [--json=out.json]
     python -m experiments.benchmark --models=alexnet_small --batch_size=32
 
+`--mode=ops` times single layers (forward + backward) in XLA's native form and in the CPU form
+`cnnjax.ops.dispatch` picks (`experiments/op_speed.py`).
+
 `--mode=models` (the default) times the engine's compiled train and eval steps of registry
 models (`experiments/model_speed.py`): median img/s after warm-up, compile time of the train
 step, GFLOP/s of training against a matmul peak measured first, peak memory, one line per model
@@ -41,7 +44,7 @@ from cnnjax.data import load_dataset, preprocess, train_iterator
 from cnnjax.data.datasets import Dataset
 from cnnjax.data.sources import ArraySource
 from cnnjax.ops import dispatch
-from experiments import model_speed
+from experiments import model_speed, op_speed
 
 MODES: dict[str, Callable[[], None]] = {}
 
@@ -190,6 +193,12 @@ def models_mode() -> None:
         with open(f.json, "w") as out:
             json.dump({"matmul_peak_gflops": peak, "ops_path": dispatch.current_path(),
                        "results": results}, out, indent=1)  # fmt: skip
+
+
+@mode("ops")
+def ops_mode() -> None:
+    print(f"ops: XLA native vs CPU forms, xla_cpu_flag={cnnjax.cpu_flags.STATUS}", flush=True)
+    op_speed.run()
 
 
 def define_flags() -> None:

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+HIGHEST = lax.Precision.HIGHEST  # fp32 products wherever the forms run
 MAX_SPLIT_GROUPS = 8  # more groups (e.g. depthwise) stay one grouped convolution
 DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")
 
@@ -73,10 +74,16 @@ def matmul_conv(x, kernel, strides, padding, dilation, groups) -> jax.Array:
         for i in range(kh)
         for j in range(kw)
     ]
-    patches = jnp.stack(taps, axis=3)  # (B, H', W', KH*KW, C)
-    patches = patches.reshape(batch, out_h, out_w, kh * kw, groups, group_channels)
-    weights = kernel.reshape(kh * kw, group_channels, groups, out_channels // groups)
-    y = jnp.einsum("bhwtgc,tcgo->bhwgo", patches, weights, precision=lax.Precision.HIGHEST)
+    # (B, H', W', KH*KW*C), tap-major like the HWIO kernel reshaped to (KH*KW*C, O). Built by
+    # concatenation: a stacked 6-D layout made XLA:CPU's dot 4x slower (303 vs 74 ms at 2x2x512).
+    patches = jnp.concatenate(taps, axis=-1)
+    if groups == 1:
+        rows = patches.reshape(batch * out_h * out_w, kh * kw * channels)
+        y = jnp.dot(rows, kernel.reshape(kh * kw * channels, out_channels), precision=HIGHEST)
+    else:
+        patches = patches.reshape(batch, out_h, out_w, kh * kw, groups, group_channels)
+        weights = kernel.reshape(kh * kw, group_channels, groups, out_channels // groups)
+        y = jnp.einsum("bhwtgc,tcgo->bhwgo", patches, weights, precision=HIGHEST)
     return y.reshape(batch, out_h, out_w, out_channels)  # groups are contiguous output blocks
 
 
