@@ -43,6 +43,7 @@ class Result:
     train_img_per_s: float
     eval_img_per_s: float
     compile_s: float
+    compile_cpu_s: float  # CPU seconds of the compile: near its wall time on an idle machine
     gflops: float
     peak_mb: float
 
@@ -50,7 +51,8 @@ class Result:
         return (
             f"cnnjax {self.model} bs={self.batch_size} train_img_per_s={self.train_img_per_s:.1f} "
             f"eval_img_per_s={self.eval_img_per_s:.1f} compile_s={self.compile_s:.2f} "
-            f"gflops={self.gflops:.1f} peak_mb={self.peak_mb:.0f}"
+            f"gflops={self.gflops:.1f} peak_mb={self.peak_mb:.0f} "
+            f"compile_cpu_s={self.compile_cpu_s:.2f}"
         )
 
 
@@ -140,9 +142,9 @@ def measure(name: str, batch_size: int, seconds: float, repeats: int) -> Result:
     """Compiles `name`'s train step (timed, without the persistent cache), then times the train
     and eval steps: median img/s of `repeats` timings over about `seconds` each."""
     model, engine, state, batch = build(name, batch_size)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     compiled = engine.train_step.lower(state, batch).compile()
-    compile_s = time.perf_counter() - start
+    compile_s, compile_cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
     peak_mb = _peak_mb(compiled)
     holder = [state]
 
@@ -158,6 +160,6 @@ def measure(name: str, batch_size: int, seconds: float, repeats: int) -> Result:
     flops_per_image = 3 * summary.total_flops  # forward + gradients of inputs and weights
     params = sum(x.size for x in jax.tree.leaves(holder[0].params))
     return Result(
-        name, batch_size, params, train_rate, eval_rate, compile_s,
+        name, batch_size, params, train_rate, eval_rate, compile_s, compile_cpu_s,
         flops_per_image * train_rate / 1e9, peak_mb,
     )  # fmt: skip
