@@ -180,7 +180,7 @@ def models_mode() -> None:
         f"xla_cpu_flag={cnnjax.cpu_flags.STATUS}",
         flush=True,
     )
-    peak = model_speed.matmul_peak_gflops()
+    peak = model_speed.matmul_peak_gflops(f.peak_size)
     print(f"matmul_peak_gflops={peak:.1f}", flush=True)
     results = []
     for name in names:
@@ -206,6 +206,7 @@ def define_flags() -> None:
     flags.DEFINE_string("models", "lenet5,resnet20,vgg16_cifar", "models mode: registry names.")
     flags.DEFINE_float("seconds", 10.0, "models mode: seconds of timed steps per model and step.")
     flags.DEFINE_integer("repeats", 5, "models mode: timings per step (the median is printed).")
+    flags.DEFINE_integer("peak_size", 2048, "models mode: n of the n x n matmul timed as peak.")
     flags.DEFINE_string("json", "", "models mode: also write the figures to this JSON file.")
     flags.DEFINE_string("data_dir", "", "Prepared data dir (empty: $CNNJAX_DATA_DIR or default).")
     flags.DEFINE_integer("batch_size", 256, "Examples per batch (models mode: non-reference).")

@@ -56,7 +56,7 @@ class Result:
         )
 
 
-def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
+def matmul_peak_gflops(size: int = 2048, repeats: int = 5) -> float:
     """GFLOP/s of a jitted fp32 (size x size) @ (size x size): the machine's practical ceiling."""
     a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
     matmul = jax.jit(lambda a, b: a @ b)
