@@ -1,5 +1,20 @@
 """Speed measurements; one line per measurement. Benchmarks are not tests: nothing is asserted.
 
+    python -m experiments.benchmark --models=lenet5,resnet20,vgg16_cifar [--json=out.json]
+    python -m experiments.benchmark --models=alexnet_small --batch_size=32
+
+`--mode=ops` times single layers (forward + backward) in XLA's native form and in the CPU form
+`cnnjax.ops.dispatch` picks (`experiments/op_speed.py`).
+
+`--mode=models` (the default) times the engine's compiled train and eval steps of registry
+models (`experiments/model_speed.py`): median img/s after warm-up, compile time of the train
+step, GFLOP/s of training against a matmul peak measured first, peak memory, one line per model
+in the format of `../shared/bench/torch_reference.py`'s, so the two compare line by line:
+    cnnjax <model> bs=<B> train_img_per_s=<N> eval_img_per_s=<N> compile_s=<N> gflops=<N>
+        peak_mb=<N>   (one line)
+The reference networks run at the reference batch sizes (lenet5 256, resnet20 128 with projection
+shortcuts, vgg16_cifar 64); other models at `--batch_size` (default 32 in this mode).
+
     python -m experiments.benchmark --mode=data                 # input pipeline vs train step
     python -m experiments.benchmark --mode=data --batches=50 --worker_count=4
     python -m experiments.benchmark --mode=pretrained           # EfficientNet-Lite0, MobileNetV2
@@ -12,6 +27,8 @@ The pipeline keeps up when its img/s exceeds the step's. Modes are a registry, s
 (model speed, ...) can be added beside `data`.
 """
 
+import dataclasses
+import json
 import time
 from collections.abc import Callable
 
@@ -21,11 +38,14 @@ import numpy as np
 import optax
 from absl import app, flags
 
+import cnnjax
 from cnnjax import models
 from cnnjax.data import augment as augment_lib
 from cnnjax.data import load_dataset, preprocess, train_iterator
 from cnnjax.data.datasets import Dataset
 from cnnjax.data.sources import ArraySource
+from cnnjax.ops import dispatch
+from experiments import model_speed, op_speed
 
 MODES: dict[str, Callable[[], None]] = {}
 
@@ -172,10 +192,47 @@ def pretrained_mode() -> None:
             print(f"  {1000 / rate:.2f} ms per image", flush=True)
 
 
+@mode("models")
+def models_mode() -> None:
+    f = flags.FLAGS
+    names = [n.strip() for n in f.models.split(",") if n.strip()]
+    for name in names:
+        models.get_model_spec(name)  # unknown names fail here, before any compile
+    print(
+        f"jax {jax.__version__} devices={jax.devices()} ops_path={dispatch.current_path()} "
+        f"xla_cpu_flag={cnnjax.cpu_flags.STATUS}",
+        flush=True,
+    )
+    peak = model_speed.matmul_peak_gflops(f.peak_size)
+    print(f"matmul_peak_gflops={peak:.1f}", flush=True)
+    results = []
+    for name in names:
+        default = f.batch_size if f["batch_size"].present else 32
+        batch_size = model_speed.REFERENCE.get(name, (default,))[0]
+        result = model_speed.measure(name, batch_size, f.seconds, f.repeats)
+        print(f"{result.line()} peak_fraction={result.gflops / peak:.2f}", flush=True)
+        results.append(dataclasses.asdict(result))
+    if f.json:
+        with open(f.json, "w") as out:
+            json.dump({"matmul_peak_gflops": peak, "ops_path": dispatch.current_path(),
+                       "results": results}, out, indent=1)  # fmt: skip
+
+
+@mode("ops")
+def ops_mode() -> None:
+    print(f"ops: XLA native vs CPU forms, xla_cpu_flag={cnnjax.cpu_flags.STATUS}", flush=True)
+    op_speed.run()
+
+
 def define_flags() -> None:
-    flags.DEFINE_enum("mode", "data", sorted(MODES), "What to measure.")
+    flags.DEFINE_enum("mode", "models", sorted(MODES), "What to measure.")
+    flags.DEFINE_string("models", "lenet5,resnet20,vgg16_cifar", "models mode: registry names.")
+    flags.DEFINE_float("seconds", 10.0, "models mode: seconds of timed steps per model and step.")
+    flags.DEFINE_integer("repeats", 5, "models mode: timings per step (the median is printed).")
+    flags.DEFINE_integer("peak_size", 2048, "models mode: n of the n x n matmul timed as peak.")
+    flags.DEFINE_string("json", "", "models mode: also write the figures to this JSON file.")
     flags.DEFINE_string("data_dir", "", "Prepared data dir (empty: $CNNJAX_DATA_DIR or default).")
-    flags.DEFINE_integer("batch_size", 256, "Examples per batch.")
+    flags.DEFINE_integer("batch_size", 256, "Examples per batch (models mode: non-reference).")
     flags.DEFINE_integer("batches", 40, "Pipeline batches timed per measurement.")
     flags.DEFINE_integer("steps", 10, "Train steps timed per measurement.")
     flags.DEFINE_integer("worker_count", 2, "grain worker processes for the second measurement.")

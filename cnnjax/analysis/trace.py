@@ -19,6 +19,7 @@ from cnnjax.analysis.fields import Field, LayerCall, Local
 from cnnjax.analysis.layout_rules import pointwise
 from cnnjax.analysis.receptive_fields import ReceptiveField
 from cnnjax.models.intermediates import intermediates
+from cnnjax.ops import dispatch
 
 RULES = {**layer_rules.RULES, **layout_rules.RULES}  # primitive name -> rule; else pointwise
 # Call-like primitives whose body is walked in place, and the parameter holding the body.
@@ -170,7 +171,13 @@ def trace_model(model: nn.Module, variables, x: jax.ShapeDtypeStruct, param_path
         order.extend(acts)  # forward order; the returned pytree is sorted by key
         return acts
 
-    with nn.override_named_call(True), nn.intercept_methods(record_class):
+    # The native path: the walker knows XLA's convolution and pooling primitives, not the
+    # CPU forms of `cnnjax.ops.dispatch` (same results, other primitives).
+    with (
+        dispatch.use_path("native"),
+        nn.override_named_call(True),
+        nn.intercept_methods(record_class),
+    ):
         closed, out_shape = jax.make_jaxpr(forward, return_shape=True)(variables, x)
     root = model.name or type(model).__name__
     walker = _Walker(root, set())

@@ -1,10 +1,11 @@
 """Convolution as in deep-learning frameworks (cross-correlation), channels-last.
 
-Every convolution in cnnjax goes through `conv_general`, so a faster backend-specific
-implementation can slot in at this one place. `conv1d`, `conv2d` and `conv3d` add unbatched
-inputs and single-filter kernels on top of it: a (KH, KW, C) filter spanning the whole depth
-of an (H, W, C) image gives one 2-D feature map, as in the survey notes
-(../shared/survey/01-convolution-and-cnns.txt, "What about 3D convolutions?").
+Every convolution in cnnjax goes through `conv_general`, the one place where the backend's
+implementation is chosen (`cnnjax.ops.dispatch`): on CPU, 2-D convolutions run in the forms of
+`cnnjax.ops.cpu_conv` (same results); GPUs and TPUs keep XLA's native convolution.
+`conv1d`, `conv2d` and `conv3d` add unbatched inputs and single-filter kernels on top of it: a
+(KH, KW, C) filter spanning the whole depth of an (H, W, C) image gives one 2-D feature map, as
+in the survey notes (../shared/survey/01-convolution-and-cnns.txt, "What about 3D convolutions?").
 
 Bad arguments raise a `ValueError` naming the value before anything is traced or compiled.
 """
@@ -15,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from cnnjax.ops import cpu_conv, dispatch
 
 Padding = str | int | Sequence[int] | Sequence[tuple[int, int]]
 PADDING_HELP = "'SAME', 'VALID', an int, or one int or (low, high) pair per spatial dimension"
@@ -148,6 +151,8 @@ def conv_general(
     dilation = positive_tuple(dilation, ndim, "dilation")
     padding = normalize_padding(padding, ndim)
     check_window_fits(x.shape[1:-1], kernel.shape[:-2], padding, dilation, "kernel")
+    if ndim == 2 and dispatch.current_path() == "cpu":
+        return cpu_conv.conv2d_cpu(x, kernel.astype(x.dtype), strides, padding, dilation, groups)
     spatial = "DHW"[-ndim:]
     return lax.conv_general_dilated(
         x,

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from cnnjax.ops import cpu_pool, dispatch
 from cnnjax.ops.conv import (
     Padding,
     _as_float,
@@ -59,7 +60,10 @@ def max_pool(
     Returns:
       (B, *out_spatial, C), out size floor((n + lo + hi - k) / s) + 1.
     """
-    return _max_pool(*_window_args(x, window, strides, padding))
+    x, dims, strides, pad = _window_args(x, window, strides, padding)
+    if dispatch.current_path() == "cpu":  # XLA:CPU's own max-pool gradient is slow
+        return cpu_pool.max_pool_saved_argmax(x, x.shape, dims, strides, pad)
+    return _max_pool(x, dims, strides, pad)
 
 
 def avg_pool(

@@ -1,0 +1,131 @@
+"""2-D convolution in the forms XLA:CPU runs fastest, with results equal to XLA's own.
+
+Measured on a 2-core AVX-512 machine (jax 0.10.2, `../shared/bench/README.md` and
+`experiments/benchmark.py`): with `cnnjax.cpu_flags`' XLA flag, XLA:CPU's convolution runs
+near its matmul speed except where the input is smaller than the kernel (VGG-16's 512-channel
+layers on 2x2 maps: ~3 GFLOP/s, 60x slower than a matmul), and grouped convolutions run several
+times slower than one convolution per group. So, on CPU:
+
+* input smaller than the (dilated) kernel in a spatial dimension → `matmul_conv`: the patches
+  (im2col) times the kernel, one GEMM per group; its gradients are GEMMs too (autodiff of a
+  dot and of slices: col2im is the transpose of the slicing);
+* 2 <= groups <= `MAX_SPLIT_GROUPS` (not depthwise) → one convolution per group, concatenated;
+* anything else → `lax.conv_general_dilated`.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+HIGHEST = lax.Precision.HIGHEST  # fp32 products wherever the forms run
+MAX_SPLIT_GROUPS = 8  # more groups (e.g. depthwise) stay one grouped convolution
+DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")
+
+
+def explicit_padding(spatial, window, strides, dilation, padding) -> tuple[tuple[int, int], ...]:
+    """(low, high) per spatial dimension for "SAME"/"VALID" or already explicit pairs."""
+    if isinstance(padding, str):
+        extents = [(k - 1) * d + 1 for k, d in zip(window, dilation, strict=True)]
+        return tuple(tuple(p) for p in lax.padtype_to_pads(spatial, extents, strides, padding))
+    return tuple(padding)
+
+
+def native_conv(x, kernel, strides, padding, dilation, groups) -> jax.Array:
+    """XLA's convolution (B, H, W, C) x (KH, KW, C // groups, O) -> (B, H', W', O)."""
+    return lax.conv_general_dilated(
+        x,
+        kernel,
+        window_strides=strides,
+        padding=padding,
+        rhs_dilation=dilation,
+        dimension_numbers=DIMENSION_NUMBERS,
+        feature_group_count=groups,
+    )
+
+
+def matmul_conv(x, kernel, strides, padding, dilation, groups) -> jax.Array:
+    """Convolution as patches (im2col) times kernel: one (B*H'*W', KH*KW*C_g) GEMM per group.
+
+    Args:
+      x: (B, H, W, C).
+      kernel: (KH, KW, C // groups, O).
+      strides, dilation: two ints each; padding: "SAME", "VALID" or two (low, high) pairs.
+      groups: feature groups.
+
+    Returns:
+      (B, H', W', O), equal to `native_conv` up to fp32 summation order.
+    """
+    batch, height, width, channels = x.shape
+    kh, kw, group_channels, out_channels = kernel.shape
+    (sh, sw), (dh, dw) = strides, dilation
+    pads = explicit_padding((height, width), (kh, kw), strides, dilation, padding)
+    xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (*pads[0], 0), (*pads[1], 0), (0, 0, 0)))
+    out_h = (xp.shape[1] - (kh - 1) * dh - 1) // sh + 1
+    out_w = (xp.shape[2] - (kw - 1) * dw - 1) // sw + 1
+    taps = [
+        lax.slice(
+            xp,
+            (0, i * dh, j * dw, 0),
+            (batch, i * dh + (out_h - 1) * sh + 1, j * dw + (out_w - 1) * sw + 1, channels),
+            (1, sh, sw, 1),
+        )  # (B, H', W', C): the input under kernel tap (i, j)
+        for i in range(kh)
+        for j in range(kw)
+    ]
+    # (B, H', W', KH*KW*C), tap-major like the HWIO kernel reshaped to (KH*KW*C, O). Built by
+    # concatenation: a stacked 6-D layout made XLA:CPU's dot 4x slower (303 vs 74 ms at 2x2x512).
+    patches = jnp.concatenate(taps, axis=-1)
+    if groups == 1:
+        rows = patches.reshape(batch * out_h * out_w, kh * kw * channels)
+        y = jnp.dot(rows, kernel.reshape(kh * kw * channels, out_channels), precision=HIGHEST)
+    else:
+        patches = patches.reshape(batch, out_h, out_w, kh * kw, groups, group_channels)
+        weights = kernel.reshape(kh * kw, group_channels, groups, out_channels // groups)
+        y = jnp.einsum("bhwtgc,tcgo->bhwgo", patches, weights, precision=HIGHEST)
+    return y.reshape(batch, out_h, out_w, out_channels)  # groups are contiguous output blocks
+
+
+def split_groups_conv(x, kernel, strides, padding, dilation, groups) -> jax.Array:
+    """A grouped convolution as `groups` ordinary ones on channel slices, concatenated."""
+    c_in, c_out = x.shape[-1] // groups, kernel.shape[-1] // groups
+    outs = [
+        conv2d_cpu(
+            x[..., g * c_in : (g + 1) * c_in],
+            kernel[..., g * c_out : (g + 1) * c_out],
+            strides,
+            padding,
+            dilation,
+            1,
+        )
+        for g in range(groups)
+    ]
+    return jnp.concatenate(outs, axis=-1)
+
+
+def smaller_than_kernel(spatial, window, dilation) -> bool:
+    """True when the input is smaller than the dilated kernel in some spatial dimension."""
+    return any(n < (k - 1) * d + 1 for n, k, d in zip(spatial, window, dilation, strict=True))
+
+
+def conv2d_cpu(x, kernel, strides, padding, dilation, groups) -> jax.Array:
+    """The CPU choice among `matmul_conv`, `split_groups_conv` and `native_conv`.
+
+    Args:
+      x: (B, H, W, C); kernel: (KH, KW, C // groups, O); strides, dilation: two ints each;
+      padding: "SAME", "VALID" or two (low, high) pairs; groups: feature groups.
+
+    Returns:
+      (B, H', W', O).
+    """
+    if 1 < groups <= MAX_SPLIT_GROUPS and groups < x.shape[-1]:
+        return split_groups_conv(x, kernel, strides, padding, dilation, groups)
+    if smaller_than_kernel(x.shape[1:3], kernel.shape[:2], dilation):
+        return matmul_conv(x, kernel, strides, padding, dilation, groups)
+    return native_conv(x, kernel, strides, padding, dilation, groups)
+
+
+def conv_flops(x_shape, kernel_shape, out_shape) -> int:
+    """Multiply-adds x 2 of one convolution: 2 * B * H' * W' * O * KH * KW * C_g."""
+    return 2 * math.prod(out_shape) * math.prod(kernel_shape[:-1])

@@ -1,0 +1,55 @@
+"""`python -m experiments.benchmark --models=...`: the line format, the JSON, the reference nets."""
+
+import json
+import re
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from cnnjax import models
+from experiments import model_speed
+
+LINE = re.compile(
+    r"cnnjax lenet5 bs=256 train_img_per_s=[\d.]+ eval_img_per_s=[\d.]+ compile_s=[\d.]+ "
+    r"gflops=[\d.]+ peak_mb=\d+"
+)
+
+
+def test_models_mode_prints_the_reference_format_and_writes_json(tmp_path):
+    out_json = tmp_path / "out.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "experiments.benchmark", "--models=lenet5", "--seconds=0.05",
+         "--repeats=1", "--peak_size=256", f"--json={out_json}"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert LINE.search(run.stdout), run.stdout
+    figures = json.loads(out_json.read_text())
+    assert figures["matmul_peak_gflops"] > 0
+    (result,) = figures["results"]
+    assert result["model"] == "lenet5" and result["params"] == 61_706
+    assert result["train_img_per_s"] > 0 and result["eval_img_per_s"] > 0
+
+
+def test_unknown_model_fails_before_compiling():
+    run = subprocess.run(
+        [sys.executable, "-m", "experiments.benchmark", "--models=lenet5,nosuchnet"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert "unknown model 'nosuchnet'" in run.stderr
+    assert "cnnjax lenet5" not in run.stdout  # nothing ran
+
+
+@pytest.mark.parametrize(
+    "name, params", [("lenet5", 61_706), ("resnet20", 272_474), ("vgg16_cifar", 14_728_266)]
+)
+def test_reference_networks_have_the_torch_reference_parameter_counts(name, params):
+    overrides = model_speed.REFERENCE[name][1]
+    model = models.create_model(name, num_classes=10, **overrides)
+    shape = (1, *models.get_model_spec(name).input_shape)
+    variables = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros(shape))
+    assert sum(x.size for x in jax.tree.leaves(variables["params"])) == params

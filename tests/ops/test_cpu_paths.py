@@ -1,0 +1,140 @@
+"""The CPU forms of `cnnjax.ops.dispatch` give XLA's results: convolution outputs and gradients
+against `lax.conv_general_dilated`, max-pool gradients against XLA's `select_and_scatter`."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from cnnjax import ops
+from cnnjax.ops import cpu_conv, dispatch
+
+
+def xla_conv(x, kernel, strides, padding, dilation, groups):
+    return lax.conv_general_dilated(
+        x, kernel, strides, padding, rhs_dilation=dilation,
+        dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=groups,
+        precision=lax.Precision.HIGHEST,
+    )  # fmt: skip
+
+
+def random_case(rng):
+    """A random 2-D convolution: shapes, strides, paddings, dilations and groups."""
+    groups = int(rng.choice([1, 1, 2, 3]))
+    c_in, c_out = groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 4))
+    window = tuple(int(k) for k in rng.integers(1, 4, 2))
+    dilation = tuple(int(d) for d in rng.integers(1, 3, 2))
+    strides = tuple(int(s) for s in rng.integers(1, 3, 2))
+    padding = [
+        "SAME",
+        "VALID",
+        tuple((int(lo), int(hi)) for lo, hi in rng.integers(0, 3, (2, 2))),
+    ][int(rng.integers(0, 3))]
+    extent = [(k - 1) * d + 1 for k, d in zip(window, dilation, strict=True)]
+    spatial = [int(rng.integers(1, 7)) for _ in range(2)]
+    if padding != "SAME":  # the (padded) input must hold one window
+        pads = [(0, 0)] * 2 if padding == "VALID" else padding
+        spatial = [
+            max(n, e - lo - hi) for n, e, (lo, hi) in zip(spatial, extent, pads, strict=True)
+        ]
+    x = rng.normal(size=(int(rng.integers(1, 3)), *spatial, c_in)).astype(np.float32)
+    kernel = rng.normal(size=(*window, c_in // groups, c_out)).astype(np.float32)
+    return x, kernel, strides, padding, dilation, groups
+
+
+def outputs_and_grads(fn, args):
+    """fn(*args) and its gradients for a fixed random cotangent (eager: tiny shapes)."""
+    y, vjp = jax.vjp(fn, *args)
+    return y, vjp(jax.random.normal(jax.random.key(1), y.shape, y.dtype))
+
+
+def assert_all_close(got, want, rtol=2e-5, atol=2e-5):
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_matmul_conv_equals_xla(seed):
+    x, kernel, *geometry = random_case(np.random.default_rng(seed))
+    assert_all_close(
+        outputs_and_grads(lambda x, k: cpu_conv.matmul_conv(x, k, *geometry), (x, kernel)),
+        outputs_and_grads(lambda x, k: xla_conv(x, k, *geometry), (x, kernel)),
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cpu_path_of_conv_general_equals_xla(seed):
+    x, kernel, strides, padding, dilation, groups = random_case(np.random.default_rng(100 + seed))
+    kwargs = dict(strides=strides, padding=padding, dilation=dilation, groups=groups)
+    with dispatch.use_path("cpu"):
+        got = outputs_and_grads(lambda x, k: ops.conv_general(x, k, **kwargs), (x, kernel))
+    want = outputs_and_grads(
+        lambda x, k: xla_conv(x, k, strides, padding, dilation, groups), (x, kernel)
+    )
+    assert_all_close(got, want)
+
+
+@pytest.mark.parametrize(
+    "shape, window, groups, form",
+    [
+        ((2, 2, 2, 8), (3, 3), 1, "matmul"),  # VGG-16's last block on 2x2 maps
+        ((2, 1, 1, 4), (3, 3), 1, "matmul"),
+        ((2, 6, 6, 8), (3, 3), 2, "split"),  # AlexNet's two towers
+        ((2, 6, 6, 8), (3, 3), 8, "native"),  # depthwise stays one grouped convolution
+        ((2, 6, 6, 4), (3, 3), 1, "native"),
+    ],
+)
+def test_cpu_form_choice(shape, window, groups, form, monkeypatch):
+    called = []
+    for name in ("matmul_conv", "split_groups_conv", "native_conv"):
+        original = getattr(cpu_conv, name)
+        spy = lambda *a, _name=name, _f=original: called.append(_name) or _f(*a)
+        monkeypatch.setattr(cpu_conv, name, spy)
+    x = jnp.ones(shape)
+    kernel = jnp.ones((*window, shape[-1] // groups, 8))
+    with dispatch.use_path("cpu"):
+        y = ops.conv_general(x, kernel, padding="SAME", groups=groups)
+    expected = {"matmul": "matmul_conv", "split": "split_groups_conv", "native": "native_conv"}
+    assert called[0] == expected[form]
+    np.testing.assert_allclose(y, xla_conv(x, kernel, (1, 1), "SAME", (1, 1), groups), rtol=1e-6)
+
+
+POOLS = [(2, None, "VALID"), (3, 2, "SAME"), (3, 1, ((1, 1), (0, 2)))]
+
+
+def test_max_pool_saved_argmax_equals_select_and_scatter():
+    # Small integers: many windows hold their maximum twice (ties) and overlapping windows share
+    # inputs; the gradient must go where XLA's select_and_scatter sends it (the first maximum).
+    x = np.random.default_rng(0).integers(0, 3, (2, 7, 6, 3)).astype(np.float32)
+    pools = [lambda x, p=p: ops.max_pool(x, *p) for p in POOLS]
+    # One program per path (a new jit each: the path is chosen when tracing).
+    all_pools = lambda: jax.jit(lambda x: [outputs_and_grads(pool, (x,)) for pool in pools])
+    with dispatch.use_path("native"):
+        want = all_pools()(x)
+    with dispatch.use_path("cpu"):
+        got = all_pools()(x)
+        jaxpr = str(jax.make_jaxpr(jax.grad(lambda x: sum(p(x).sum() for p in pools)))(x))
+    assert "select_and_scatter" not in jaxpr
+    assert_all_close(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_max_pool_ties_go_to_the_first_maximum():
+    x = jnp.ones((1, 2, 2, 1))  # one window, four equal values
+    with dispatch.use_path("cpu"):
+        grad = jax.grad(lambda x: ops.max_pool(x, 2).sum())(x)
+    np.testing.assert_array_equal(grad[0, ..., 0], [[1.0, 0.0], [0.0, 0.0]])
+
+
+def test_use_path_rejects_unknown_names():
+    with pytest.raises(ValueError, match="unknown ops path 'gpu'; accepted are native, cpu"):
+        with dispatch.use_path("gpu"):
+            pass
+
+
+def test_opt_out_selects_native(monkeypatch):
+    monkeypatch.setenv(dispatch.ENV_VAR, "0")
+    assert dispatch.current_path() == "native"
+    monkeypatch.setenv(dispatch.ENV_VAR, "1")
+    expected = "cpu" if jax.default_backend() == "cpu" else "native"
+    assert dispatch.current_path() == expected
