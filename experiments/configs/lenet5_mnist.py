@@ -29,6 +29,7 @@ def get_config():
     config.dataset = "mnist"
     config.input_shape = (32, 32, 1)
     config.resize = "pad"
+    config.input_range = (-0.1, 1.175)  # background, ink: LeCun et al. 1998 §III-A
     config.batch_size = 32
     config.num_epochs = 20
     config.optimizer = "momentum"
