@@ -25,11 +25,12 @@ def get_config():
     config = common.get_base_config()
     config.model = "lenet5"
     config.dataset = "idx:/usr/share/datasets/fashion-mnist"
-    config.num_epochs = 15
+    config.num_epochs = 5
     config.batch_size = 128
     config.optimizer = "adam"
     config.learning_rate = 3e-3
     config.schedule = "onecycle"
     config.augment = "pad_crop(2, 'edge')|flip_lr"
     config.label_smoothing = 0.1
+    config.write_pictures = False
     return config
