@@ -7,9 +7,11 @@ Specs (one string in the config, `--config.dataset=...`):
     `imagenette`, `imagenet2012`, ...), read with `tfds` data sources;
   - local files prepared once by cnnjax's builders: `idx:<dir>`, `folder:<dir>`, `cifar:<dir>`.
 Options follow a `?`, e.g. `folder:~/flowers?size=128&test_fraction=0.1`,
-`idx:~/emnist?transpose=1`, `imagenette?size=256`, `cifar:~/c10?skip_bad=1`. Images of varying
-size are resized on the host (shorter side to `size`, default 256, then a centre crop) so that
-batches have one shape; `preprocess.build` then fits them to the model on the device.
+`idx:~/emnist?transpose=1`, `idx:~/mnist?validation=10000` (the last 10,000 training digits
+become the `validation` split, which is then the evaluation split), `imagenette?size=256`,
+`cifar:~/c10?skip_bad=1`. Images of varying size are resized on the host (shorter side to
+`size`, default 256, then a centre crop) so that batches have one shape; `preprocess.build` then
+fits them to the model on the device.
 """
 
 import dataclasses
@@ -42,7 +44,7 @@ EMBEDDED = ("digits", "mnist5k")
 LOCAL_KINDS = ("cifar", "folder", "idx")
 # Options each kind of spec accepts, with their types.
 OPTIONS = {
-    "idx": {"num_classes": int, "transpose": bool, "skip_bad": bool},
+    "idx": {"num_classes": int, "transpose": bool, "skip_bad": bool, "validation": int},
     "folder": {"test_fraction": float, "size": int, "skip_bad": bool},
     "cifar": {"label": str, "skip_bad": bool},
     "tfds": {"size": int},
@@ -245,7 +247,9 @@ def load_dataset(
     elif cache == "auto":
         logging.info("streaming %s from disk: it is larger than the in-memory cache limit", spec)
     label = info.features["label"]
-    eval_split = next((s for s in ("test", "validation", "train") if s in splits), "train")
+    # Asking for a validation split means tuning on it: it is then evaluated instead of the test.
+    order = ("validation", "test") if options.get("validation") else ("test", "validation")
+    eval_split = next((s for s in (*order, "train") if s in splits), "train")
     return Dataset(
         name=spec,
         splits=splits,

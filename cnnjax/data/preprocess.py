@@ -1,8 +1,9 @@
 """On-device preprocessing: uint8 batches of the dataset's shape → normalised floats of the model's.
 
 `build(dataset, input_shape)` returns one jit-able function that converts channels (grey ↔ RGB),
-fits the spatial size (pad, centre-crop or resize), and normalises with the dataset's mean/std.
-Everything is checked when the function is built, before anything is compiled.
+fits the spatial size (pad, centre-crop or resize), and normalises with the dataset's mean/std (or
+maps pixel values linearly onto a given range, as LeCun et al. 1998 do). Everything is checked
+when the function is built, before anything is compiled.
 """
 
 from collections.abc import Callable, Sequence
@@ -57,6 +58,26 @@ def convert_stats(stats: Sequence[float], channels: int) -> tuple[float, ...]:
     if (len(stats), channels) == (3, 1):
         return (float(np.dot(LUMA, stats)),)
     raise ValueError(f"cannot convert {len(stats)}-channel statistics to {channels} channels")
+
+
+def range_stats(low: float, high: float, channels: int) -> tuple[tuple, tuple]:
+    """The (mean, std) per channel with which `(x - mean) / std` maps x = 0 → low, x = 1 → high.
+
+    LeCun et al. (1998, §III-A): "the value of the background level (white) corresponds to a
+    value of -0.1 and the foreground (black) corresponds to 1.175. This makes the mean input
+    roughly 0, and the variance roughly 1" — `range_stats(-0.1, 1.175, 1)`.
+
+    Args:
+      low, high: the values of pixel 0 and pixel 255, `low < high`.
+      channels: how many channels the statistics are for.
+
+    Returns:
+      `(mean, std)`, two tuples of `channels` floats: std = 1 / (high - low), mean = -low * std.
+    """
+    if not (all(isinstance(v, int | float) and np.isfinite(v) for v in (low, high)) and low < high):
+        raise ValueError(f"input_range must be two finite numbers low < high, got ({low}, {high})")
+    std = 1.0 / (high - low)
+    return (-low * std,) * channels, (std,) * channels
 
 
 def center_pad(images: jax.Array, height: int, width: int) -> jax.Array:
@@ -115,17 +136,21 @@ def build(
     input_shape: tuple[int, int, int],
     dtype=jnp.float32,
     resize: str = "auto",
+    input_range: Sequence[float] = (),
 ) -> Callable[[jax.Array], jax.Array]:
     """A jit-able function turning a dataset's uint8 batches into the model's normalised input.
 
     Order: channels (grey ↔ RGB) → spatial fit (see `fit_mode`; padding is with black pixels,
-    before normalisation) → (x / 255 - mean) / std with the dataset's statistics → `dtype`.
+    before normalisation) → (x / 255 - mean) / std with the dataset's statistics, or with
+    `range_stats(*input_range)` → `dtype`.
 
     Args:
       dataset: a `cnnjax.data.Dataset` (uses `image_shape`, `mean`, `std`, `name`).
       input_shape: the model's (H, W, C), C ∈ {1, 3} or equal to the dataset's channels.
       dtype: output dtype (e.g. `jnp.bfloat16`).
       resize: `auto`, `pad`, `crop` or `resize` (see `fit_mode`).
+      input_range: empty for the dataset's mean/std, or `(low, high)`: pixel 0 (and padding) → low,
+        255 → high, e.g. LeNet-5's (-0.1, 1.175).
 
     Returns:
       `fn(images)`: (B, h, w, c) uint8 with (h, w, c) = `dataset.image_shape` → (B, H, W, C)
@@ -133,7 +158,7 @@ def build(
 
     Raises:
       ValueError: at build time, for a malformed `input_shape`, a dataset of unknown image size,
-        an impossible channel conversion or bad statistics.
+        an impossible channel conversion, bad statistics or a bad `input_range`.
     """
     input_shape = tuple(input_shape)
     if len(input_shape) != 3 or not all(
@@ -161,6 +186,10 @@ def build(
             f"conversions are 1 ↔ 3"
         )
     mean, std = convert_stats(dataset.mean, channels), convert_stats(dataset.std, channels)
+    if len(input_range) not in (0, 2):
+        raise ValueError(f"input_range must be empty or (low, high), got {tuple(input_range)}")
+    if input_range:
+        mean, std = range_stats(*input_range, channels)
     mode = fit_mode((h, w), (height, width), resize)
 
     def preprocess(images: jax.Array) -> jax.Array:

@@ -174,7 +174,9 @@ def build(config: ml_collections.ConfigDict, devices=None) -> Experiment:
 
     options = steps.StepOptions(
         num_classes=dataset.num_classes,
-        preprocess=preprocess.build(dataset, input_shape, policy.compute_dtype, config.resize),
+        preprocess=preprocess.build(
+            dataset, input_shape, policy.compute_dtype, config.resize, tuple(config.input_range)
+        ),
         augment=augment_lib.build(config.augment, dataset.num_classes) if config.augment else None,
         label_smoothing=config.label_smoothing,
         aux_loss_weight=float(getattr(model, "aux_loss_weight", 0.0)),

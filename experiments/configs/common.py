@@ -26,6 +26,7 @@ def get_base_config() -> ml_collections.ConfigDict:
     config.eval_split = ""  # empty: the dataset's held-out split
     config.input_shape = ()  # (H, W, C) fed to the model; empty: the model's registered shape
     config.resize = "auto"  # how images are fitted to input_shape: auto | pad | crop | resize
+    config.input_range = ()  # (low, high): pixel 0 → low, 255 → high instead of mean/std
     config.augment = ""  # e.g. "pad_crop(4)|flip_lr|rotate(10)"
     config.worker_count = 0
     config.prefetch_batches = 2  # batches placed on devices ahead of the step (0 or 1: none)

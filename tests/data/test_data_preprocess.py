@@ -126,3 +126,22 @@ def test_wrong_batch_shape_is_named():
     fn = preprocess.build(_dataset((8, 8, 1)), (8, 8, 1))
     with pytest.raises(ValueError, match=r"expected images of shape \(B, 8, 8, 1\)"):
         fn(jnp.zeros((2, 9, 8, 1), jnp.uint8))
+
+
+def test_lecun_input_range_maps_background_and_padding_to_minus_0_1_and_ink_to_1_175():
+    """LeCun et al. (1998) §III-A: background -0.1, ink 1.175, whatever the dataset's stats."""
+    x = _uint8((2, 28, 28, 1))
+    x[0, 0, 0, 0], x[0, 0, 1, 0] = 0, 255
+    fn = preprocess.build(_dataset((28, 28, 1)), (32, 32, 1), input_range=(-0.1, 1.175))
+    padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0))).astype(np.float64)
+    expected = -0.1 + padded / 255 * 1.275  # a line through (0, -0.1) and (255, 1.175)
+    out = np.asarray(fn(x))
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+    assert out[0, 2, 2, 0] == pytest.approx(-0.1) and out[0, 2, 3, 0] == pytest.approx(1.175)
+    assert out[0, 0, 0, 0] == pytest.approx(-0.1)  # padding is background
+
+
+@pytest.mark.parametrize("input_range", [(1.0, -1.0), (0.0,), (0.0, float("nan"))])
+def test_bad_input_range_raises_at_build_time(input_range):
+    with pytest.raises(ValueError, match="input_range must be"):
+        preprocess.build(_dataset((8, 8, 1)), (8, 8, 1), input_range=input_range)

@@ -277,3 +277,38 @@ def test_restricted_unpickler_reads_numpy_arrays_of_any_byte_order(tmp_path):
     path.write_bytes(pickle.dumps({"o": np.array([{}], dtype=object)}, protocol=2))
     with pytest.raises(ValueError, match="refusing dtype 'O8'|refusing"):
         safe_pickle.load_restricted(str(path))
+
+
+def test_idx_validation_option_holds_out_the_last_training_examples(idx_dir, tmp_path):
+    root, splits = idx_dir
+    images, labels = splits["train"]  # 12 examples
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        os.remove(root / name)  # like ../shared/data/mnist-train: no test files
+    dataset = load_dataset(f"idx:{root}?validation=4", str(tmp_path / "data"))
+    assert {k: len(v) for k, v in dataset.splits.items()} == {"train": 8, "validation": 4}
+    assert dataset.eval_split == "validation"
+    assert source_set(dataset.splits["train"]) == as_set(images[:8, ..., None], labels[:8])
+    assert source_set(dataset.splits["validation"]) == as_set(images[8:, ..., None], labels[8:])
+    train = images[:8] / 255.0  # statistics of the training part only
+    np.testing.assert_allclose(dataset.mean, [train.mean()], rtol=1e-9)
+    np.testing.assert_allclose(dataset.std, [train.std()], rtol=1e-6)
+
+
+def test_idx_validation_next_to_test_files_keeps_the_test_split(idx_dir, tmp_path):
+    root, splits = idx_dir
+    dataset = load_dataset(f"idx:{root}?validation=2", str(tmp_path / "data"))
+    assert {k: len(v) for k, v in dataset.splits.items()} == {
+        "train": 10,
+        "validation": 2,
+        "test": 5,
+    }
+    assert dataset.eval_split == "validation"
+    assert load_dataset(f"idx:{root}", str(tmp_path / "data")).eval_split == "test"
+
+
+@pytest.mark.parametrize("count", [12, 13, -1])
+def test_idx_validation_larger_than_train_raises_and_leaves_nothing(idx_dir, tmp_path, count):
+    root, _ = idx_dir
+    with pytest.raises(ValueError, match=rf"validation={count} .* accepted is a count from 0"):
+        load_dataset(f"idx:{root}?validation={count}", str(tmp_path / "data"))
+    assert _empty(tmp_path / "data")

@@ -3,13 +3,18 @@ learning-rate schedules are the papers' (checked through the engine's own schedu
 
 import importlib
 
+import numpy as np
 import pytest
 
 from cnnjax import models
+from cnnjax.data import preprocess
+from cnnjax.data.datasets import Dataset
 from cnnjax.train import experiment, optim
 
 CONFIGS = [
     "lenet5_mnist",
+    "lenet5_modern_mnist",
+    "lenet5_fashion_mnist",
     "alexnet_imagenet",
     "vgg16_imagenet",
     "vgg16_cifar10",
@@ -58,3 +63,18 @@ def test_lenet5_follows_the_papers_global_learning_rate_ratios():
 def test_googlenet_decreases_the_learning_rate_4_percent_every_8_epochs():
     rates = learning_rates("googlenet_imagenet", 100, 9000, [0, 800, 1600])
     assert rates == pytest.approx([0.04, 0.04 * 0.96, 0.04 * 0.96**2])
+
+
+def test_lenet5_mnist_feeds_the_papers_input_range():
+    """LeCun et al. 1998 §III-A: background (and the 2-pixel padding to 32x32) -0.1, ink 1.175."""
+    config = load("lenet5_mnist").get_config()
+    mnist = Dataset("toy", {}, 10, (28, 28, 1), tuple("0123456789"), (0.1307,), (0.3081,))
+    fn = preprocess.build(
+        mnist, config.input_shape, resize=config.resize, input_range=config.input_range
+    )
+    digit = np.zeros((1, 28, 28, 1), np.uint8)
+    digit[0, 10:18, 13:15] = 255  # a stroke
+    x = np.asarray(fn(digit))[0, ..., 0]
+    assert x.shape == (32, 32)
+    assert x[0, 0] == pytest.approx(-0.1) and x[12, 12] == pytest.approx(-0.1)
+    assert x[12, 15] == pytest.approx(1.175)

@@ -1,7 +1,10 @@
 """`idx:<dir>`: MNIST-format files (MNIST, Fashion-MNIST, KMNIST, EMNIST) prepared into ArrayRecord.
 
 A split is a pair `<prefix>-images-idx3-ubyte[.gz]` / `<prefix>-labels-idx1-ubyte[.gz]`; prefixes
-containing `train` form the train split, `t10k` or `test` the test split. File format (LeCun et
+containing `train` form the train split, `t10k` or `test` the test split. With the option
+`validation=N`, the last N training examples form a `validation` split and the train split keeps
+the rest (the usual MNIST tuning split is the last 10,000 of the 60,000 training digits; LeCun et
+al. 1998 §III-A). File format (LeCun et
 al., http://yann.lecun.com/exdb/mnist/): a big-endian int32 magic 0x0803 (images, 3 dims) or
 0x0801 (labels, 1 dim), then one int32 per dimension, then the uint8 data in row-major order.
 """
@@ -99,13 +102,21 @@ def _missing(directory: str, detail: str) -> str:
 
 class IdxDataset(LocalBuilder, skip_registration=True):
     """MNIST-format IDX pairs; options: `num_classes` (default: largest label + 1), `transpose`
-    (EMNIST stores images column-major)."""
+    (EMNIST stores images column-major), `validation` (the last N training examples become the
+    `validation` split; 0: none)."""
 
     KIND = "idx"
 
-    def __init__(self, *, num_classes: int | None = None, transpose: bool = False, **kwargs):
-        self.num_classes, self.transpose = num_classes, transpose
-        options = {"num_classes": num_classes, "transpose": transpose}
+    def __init__(
+        self,
+        *,
+        num_classes: int | None = None,
+        transpose: bool = False,
+        validation: int = 0,
+        **kwargs,
+    ):
+        self.num_classes, self.transpose, self.validation = num_classes, transpose, validation
+        options = {"num_classes": num_classes, "transpose": transpose, "validation": validation}
         super().__init__(options=options, **kwargs)
 
     def scan(self) -> None:
@@ -122,6 +133,13 @@ class IdxDataset(LocalBuilder, skip_registration=True):
             sizes.add(dims[1:][::-1] if self.transpose else dims[1:])
         if len(sizes) != 1:
             raise ValueError(f"splits in {self.source} have different image sizes: {sorted(sizes)}")
+        count = len(self.labels["train"])
+        if not 0 <= self.validation < count:
+            raise ValueError(
+                f"validation={self.validation} in the spec of {self.source}: accepted is a count "
+                f"from 0 (no validation split) to {count - 1}, fewer than the {count} training "
+                f"examples of {self.pairs['train'][0]}"
+            )
         self.image_shape = (*sizes.pop(), 1)
         largest = max(int(labels.max(initial=0)) for labels in self.labels.values())
         self.class_names = tuple(str(i) for i in range(self.num_classes or largest + 1))
@@ -130,12 +148,17 @@ class IdxDataset(LocalBuilder, skip_registration=True):
         return [p for pair in self.pairs.values() for p in pair]
 
     def examples(self):
-        def pairs(split):
-            images = read_idx(self.pairs[split][0], IMAGES_MAGIC)  # (N, H, W)
+        def pairs(file_split, start, stop):
+            images = read_idx(self.pairs[file_split][0], IMAGES_MAGIC)  # (N, H, W)
             if self.transpose:
                 images = images.transpose(0, 2, 1)
-            labels = self.labels[split]
-            for i in range(len(labels)):
-                yield f"{split}/{i}", lambda i=i: (images[i][..., None], int(labels[i]))
+            labels = self.labels[file_split]
+            for i in range(start, len(labels) if stop is None else stop):
+                yield f"{file_split}/{i}", lambda i=i: (images[i][..., None], int(labels[i]))
 
-        return {split: pairs(split) for split in self.pairs}
+        splits = {split: pairs(split, 0, None) for split in self.pairs}
+        if self.validation:
+            cut = len(self.labels["train"]) - self.validation
+            splits["train"] = pairs("train", 0, cut)
+            splits["validation"] = pairs("train", cut, None)
+        return splits
