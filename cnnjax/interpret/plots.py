@@ -188,10 +188,14 @@ def _unit(image: np.ndarray) -> np.ndarray:
     return image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image
 
 
-def heat(attribution: np.ndarray) -> np.ndarray:
-    """(H, W, C) attribution -> (H, W) max |.| over channels, scaled to [0, 1]."""
+def heat(attribution: np.ndarray, percentile: float = 99.0) -> np.ndarray:
+    """(H, W, C) attribution -> (H, W): max |.| over channels over its `percentile`-th
+    percentile, clipped to [0, 1] (as PAIR's `VisualizeImageGrayscale`: a few extreme pixels
+    would otherwise make the rest invisible)."""
     a = np.abs(np.asarray(attribution, np.float32))
-    return _unit(a.max(-1) if a.ndim == 3 else a)
+    a = a.max(-1) if a.ndim == 3 else a
+    top = float(np.percentile(a, percentile))
+    return np.clip(a / top, 0, 1) if top > 0 else _unit(a)
 
 
 def attribution_grid(
@@ -243,7 +247,7 @@ def tiles(images: np.ndarray, path: str, *, titles: Sequence[str] = (), title: s
     """
     n = len(images)
     rows, cols = _grid(n)
-    side = 1.5 if max(np.shape(images)[1:3]) < 64 else 2.6
+    side = 1.5 if max(np.shape(images)[1:3]) < 64 and n > 4 else 2.6
     fig, axes = plt.subplots(rows, cols, figsize=(side * cols, side * rows + 0.4), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")

@@ -9,7 +9,8 @@
 
 Both work on the traced program (a jaxpr) of `intermediates(model, variables, x)`, so no model has
 to be written for them: an activation is found as `jax.nn.relu`/`relu6` (custom-JVP calls wrapping
-a jit of that name) or as the `tanh`/`logistic` primitive, and a tap is placed on the jaxpr
+a jit of that name), as `jnp.clip(x, 0, 6)` (a jit named `clip` with literal bounds) or as the
+`tanh`/`logistic` primitive, and a tap is placed on the jaxpr
 variable that the model records — the same value the next layer consumes.
 """
 
@@ -54,6 +55,13 @@ def _guided_rule(eqn):
     name = eqn.primitive.name
     if name in _PRIMITIVES:
         return _PRIMITIVES[name]
+    if name in ("jit", "pjit") and eqn.params.get("name") == "clip":  # jnp.clip(x, 0, 6)
+        bounds = [v.val if isinstance(v, jex_core.Literal) else None for v in eqn.invars[1:]]
+        if bounds == [0, 6]:
+            return guided_relu6
+        if bounds in ([0], [0, None]) and isinstance(eqn.invars[-1], jex_core.Literal):
+            return guided_relu
+        return None
     if name == "custom_jvp_call":
         inner = eqn.params["call_jaxpr"].jaxpr.eqns
         if len(inner) == 1 and inner[0].primitive.name in ("jit", "pjit"):
@@ -77,7 +85,7 @@ def _eval(jaxpr, consts, args, taps: Mapping, guided: bool):
         invals = [read(v) for v in eqn.invars]
         rule = _guided_rule(eqn) if guided else None
         if rule is not None:
-            outvals = [rule(*invals)]
+            outvals = [rule(invals[0])]
         elif eqn.primitive.name in ("jit", "pjit"):  # inline, so inner activations are seen
             closed = eqn.params["jaxpr"]
             outvals = _eval(closed.jaxpr, closed.consts, invals, taps, guided)

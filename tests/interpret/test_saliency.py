@@ -58,9 +58,10 @@ def test_smoothgrad_with_zero_noise_is_vanilla(lenet):
     [
         (jax.nn.relu, lambda h: (h > 0) * 1.0),
         (jax.nn.relu6, lambda h: ((h > 0) & (h < 6)) * 1.0),
+        (lambda h: jnp.clip(h, 0, 6), lambda h: ((h > 0) & (h < 6)) * 1.0),
         (jnp.tanh, lambda h: 1 - np.tanh(h) ** 2),
     ],
-    ids=["relu", "relu6", "tanh"],
+    ids=["relu", "relu6", "clip06", "tanh"],
 )
 def test_guided_backprop_passes_only_positive_gradients(activation, derivative):
     model = tiny.OneHidden(activation=activation, hidden=32, num_classes=3)
