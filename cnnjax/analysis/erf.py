@@ -12,9 +12,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 
 from cnnjax.models.intermediates import intermediates
 
@@ -110,42 +107,9 @@ def erf_support(erf: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
     return (top, left), (int(rows.max()) - top + 1, int(cols.max()) - left + 1)
 
 
-def plot_effective_receptive_field(
-    erf: np.ndarray,
-    path: str,
-    *,
-    title: str | None = None,
-    window: tuple[tuple[int, int], tuple[int, int]] | None = None,
-) -> str:
-    """Writes the ERF as a heat map PNG, optionally with the theoretical RF as a rectangle.
+def plot_effective_receptive_field(erf: np.ndarray, path: str, **kwargs) -> str:
+    """Writes the ERF heat map PNG: `cnnjax.interpret.plots.effective_receptive_field` (the
+    drawing lives with the other pictures; this name stays for its callers)."""
+    from cnnjax.interpret import plots  # matplotlib only when a picture is asked for
 
-    Args:
-      erf: (H, W) from `effective_receptive_field`.
-      path: output .png path.
-      title: figure title.
-      window: ((top, left), (height, width)) of the theoretical receptive field in input
-        pixels (may extend past the image, into the padding).
-
-    Returns:
-      `path`.
-    """
-    erf = np.asarray(erf, dtype=np.float64)
-    if erf.ndim != 2:
-        raise ValueError(f"erf of shape {erf.shape} must be (H, W)")
-    fig = Figure(figsize=(5, 5), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    peak = erf.max()
-    image = ax.imshow(erf / peak if peak > 0 else erf, cmap="magma", vmin=0, vmax=1)
-    fig.colorbar(image, ax=ax, fraction=0.046, label="|gradient| / max")
-    if window is not None:
-        (top, left), (height, width) = window
-        box = Rectangle((left - 0.5, top - 0.5), width, height, fill=False, ec="cyan", lw=1.5)
-        ax.add_patch(box)
-        ax.text(0.02, 0.02, f"theoretical RF {height}x{width}", color="cyan",
-                transform=ax.transAxes)  # fmt: skip
-    ax.set_xlim(-0.5, erf.shape[1] - 0.5)
-    ax.set_ylim(erf.shape[0] - 0.5, -0.5)
-    ax.set_title(title or "effective receptive field")
-    fig.savefig(path)
-    return path
+    return plots.effective_receptive_field(erf, path, **kwargs)
