@@ -44,7 +44,10 @@ def param_shapes(tree: Any) -> dict[str, list[int]]:
         a `TrainState` and the dict Orbax saved it as give the same paths.
     """
     flat = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return {"/".join(_key(k) for k in path): [int(d) for d in leaf.shape] for path, leaf in flat}
+    return {
+        "/".join(_key(k) for k in path): [int(d) for d in getattr(leaf, "shape", ())]
+        for path, leaf in flat
+    }
 
 
 def _plain(value: Any) -> Any:
