@@ -122,4 +122,3 @@ def conv2d_cpu(x, kernel, strides, padding, dilation, groups) -> jax.Array:
     if smaller_than_kernel(x.shape[1:3], kernel.shape[:2], dilation):
         return matmul_conv(x, kernel, strides, padding, dilation, groups)
     return native_conv(x, kernel, strides, padding, dilation, groups)
-
