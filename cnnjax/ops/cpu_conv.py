@@ -13,8 +13,6 @@ times slower than one convolution per group. So, on CPU:
 * anything else → `lax.conv_general_dilated`.
 """
 
-import math
-
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -124,8 +122,3 @@ def conv2d_cpu(x, kernel, strides, padding, dilation, groups) -> jax.Array:
     if smaller_than_kernel(x.shape[1:3], kernel.shape[:2], dilation):
         return matmul_conv(x, kernel, strides, padding, dilation, groups)
     return native_conv(x, kernel, strides, padding, dilation, groups)
-
-
-def conv_flops(x_shape, kernel_shape, out_shape) -> int:
-    """Multiply-adds x 2 of one convolution: 2 * B * H' * W' * O * KH * KW * C_g."""
-    return 2 * math.prod(out_shape) * math.prod(kernel_shape[:-1])
