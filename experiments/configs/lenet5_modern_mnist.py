@@ -21,12 +21,12 @@ def get_config():
     config = common.get_base_config()
     config.model = "lenet5"
     config.dataset = "mnist"
-    config.num_epochs = 12
+    config.num_epochs = 15
     config.batch_size = 128
     config.optimizer = "adam"
     config.learning_rate = 3e-3
     config.schedule = "onecycle"
-    config.augment = "pad_crop(2, 'edge')"
+    config.augment = "pad_crop(2, 'edge')|rotate(10)"
     config.label_smoothing = 0.1
     config.write_pictures = False
     return config
