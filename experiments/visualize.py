@@ -13,9 +13,9 @@ The last line printed is the path of the index.html.
 
 import os
 
-from absl import app, flags, logging
-from ml_collections import config_flags
+from absl import flags, logging
 
+from experiments import cli
 from experiments import visualize_methods as methods
 from experiments import visualize_subject as subjects
 
@@ -23,26 +23,24 @@ DEFAULT_CONFIG = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "configs", "quickstart.py"
 )
 
-_CONFIG = config_flags.DEFINE_config_file("config", DEFAULT_CONFIG, "The run's config file.")
-_WORKDIR = flags.DEFINE_string("workdir", "", "The run directory to restore.")
-_MODEL = flags.DEFINE_string(
-    "model", "", "A pretrained network instead of a run (cnnjax.pretrained)."
-)
-_STEP = flags.DEFINE_integer("step", -1, "Checkpoint step (-1: the newest).")
-_METHOD = flags.DEFINE_string(
-    "method", "all", f"all, or comma-separated: {', '.join(methods.METHODS)}"
-)
-_IMAGE = flags.DEFINE_string("image", "", "Held-out indices (run) or photo paths / skimage:<name>.")
-_LAYER = flags.DEFINE_string("layer", "", "Layer for feature maps, patches, Grad-CAM, DeepDream.")
-_CLASS = flags.DEFINE_integer("class_index", -1, "Class to explain (-1: each image's label).")
-_STEPS = flags.DEFINE_integer(
-    "steps", 200, "Gradient-ascent steps of class models (DeepDream: /10)."
-)
-_SAMPLES = flags.DEFINE_integer("samples", 25, "SmoothGrad samples.")
-_IG_STEPS = flags.DEFINE_integer("ig_steps", 32, "Integrated-gradients steps.")
-_PATCH = flags.DEFINE_integer("patch", 0, "Occlusion window side (0: image side / 7).")
-_STRIDE = flags.DEFINE_integer("stride", 0, "Occlusion stride (0: window / 4).")
-_OUT = flags.DEFINE_string("out", "", "Output folder.")
+
+def define_flags() -> None:
+    """The command-line flags; defined only when run as a program, so that importing this
+    module (tests, other entry points) defines no absl flag."""
+    cli.define_config("config", DEFAULT_CONFIG, "The run's config file.")
+    flags.DEFINE_string("workdir", "", "The run directory to restore.")
+    flags.DEFINE_string("model", "", "A pretrained network instead of a run (cnnjax.pretrained).")
+    flags.DEFINE_integer("step", -1, "Checkpoint step (-1: the newest).")
+    flags.DEFINE_string("method", "all", f"all, or comma-separated: {', '.join(methods.METHODS)}")
+    flags.DEFINE_string("image", "", "Held-out indices (run) or photo paths / skimage:<name>.")
+    flags.DEFINE_string("layer", "", "Layer for feature maps, patches, Grad-CAM, DeepDream.")
+    flags.DEFINE_integer("class_index", -1, "Class to explain (-1: each image's label).")
+    flags.DEFINE_integer("steps", 200, "Gradient-ascent steps of class models (DeepDream: /10).")
+    flags.DEFINE_integer("samples", 25, "SmoothGrad samples.")
+    flags.DEFINE_integer("ig_steps", 32, "Integrated-gradients steps.")
+    flags.DEFINE_integer("patch", 0, "Occlusion window side (0: image side / 7).")
+    flags.DEFINE_integer("stride", 0, "Occlusion stride (0: window / 4).")
+    flags.DEFINE_string("out", "", "Output folder.")
 
 
 def parse_methods(spec: str) -> list[str]:
@@ -71,23 +69,25 @@ def visualize(subject, names: list[str], options: methods.Options, out: str) -> 
 
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        raise ValueError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)
-    names = parse_methods(_METHOD.value)
-    if bool(_WORKDIR.value) == bool(_MODEL.value):
+    f = flags.FLAGS
+    names = parse_methods(f.method)
+    if bool(f.workdir) == bool(f.model):
         raise ValueError("give exactly one of --workdir=<run> or --model=<pretrained name>")
     options = methods.Options(
-        layer=_LAYER.value, class_index=_CLASS.value, samples=_SAMPLES.value,
-        ig_steps=_IG_STEPS.value, patch=_PATCH.value, stride=_STRIDE.value, steps=_STEPS.value,
+        layer=f.layer, class_index=f.class_index, samples=f.samples,
+        ig_steps=f.ig_steps, patch=f.patch, stride=f.stride, steps=f.steps,
     )  # fmt: skip
-    if _MODEL.value:
-        subject = subjects.from_pretrained(_MODEL.value, _IMAGE.value)
-        out = _OUT.value or os.path.join("visualize", _MODEL.value)
+    if f.model:
+        subject = subjects.from_pretrained(f.model, f.image)
+        out = f.out or os.path.join("visualize", f.model)
     else:
-        subject = subjects.from_run(_CONFIG.value, _WORKDIR.value, _STEP.value, _IMAGE.value)
-        out = _OUT.value or os.path.join(_WORKDIR.value, "visualize")
+        subject = subjects.from_run(f.config, f.workdir, f.step, f.image)
+        out = f.out or os.path.join(f.workdir, "visualize")
     print(visualize(subject, names, options, out), flush=True)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    define_flags()
+    cli.run(main)
