@@ -7,7 +7,9 @@ Specs (one string in the config, `--config.dataset=...`):
     `imagenette`, `imagenet2012`, ...), read with `tfds` data sources;
   - local files prepared once by cnnjax's builders: `idx:<dir>`, `folder:<dir>`, `cifar:<dir>`.
 Options follow a `?`, e.g. `folder:~/flowers?size=128&test_fraction=0.1`,
-`idx:~/emnist?transpose=1`, `imagenette?size=256`, `cifar:~/c10?skip_bad=1`. Images of varying
+`idx:~/emnist?transpose=1`, `imagenette?size=256`, `cifar:~/c10?skip_bad=1`. Every spec also takes
+`classes=5-9` (keep those classes, relabelled from 0) and `per_class=10` (that many training
+examples per class), see `cnnjax.data.subset`. Images of varying
 size are resized on the host (shorter side to `size`, default 256, then a centre crop) so that
 batches have one shape; `preprocess.build` then fits them to the model on the device.
 """
@@ -21,7 +23,7 @@ from typing import Any
 import tensorflow_datasets as tfds
 from absl import logging
 
-from cnnjax.data import sources
+from cnnjax.data import sources, subset
 from cnnjax.data.builders.prepare import prepare
 
 DEFAULT_DATA_DIR = os.path.join("~", ".cache", "cnnjax", "datasets")
@@ -40,12 +42,12 @@ STATS = {
 }
 EMBEDDED = ("digits", "mnist5k")
 LOCAL_KINDS = ("cifar", "folder", "idx")
-# Options each kind of spec accepts, with their types.
+# Options each kind of spec accepts, with their types (plus `subset.SUBSET_OPTIONS` for all).
 OPTIONS = {
-    "idx": {"num_classes": int, "transpose": bool, "skip_bad": bool},
-    "folder": {"test_fraction": float, "size": int, "skip_bad": bool},
-    "cifar": {"label": str, "skip_bad": bool},
-    "tfds": {"size": int},
+    "idx": {"num_classes": int, "transpose": bool, "skip_bad": bool, **subset.SUBSET_OPTIONS},
+    "folder": {"test_fraction": float, "size": int, "skip_bad": bool, **subset.SUBSET_OPTIONS},
+    "cifar": {"label": str, "skip_bad": bool, **subset.SUBSET_OPTIONS},
+    "tfds": {"size": int, **subset.SUBSET_OPTIONS},
 }
 # Raw-file alternatives to suggest when a tfds dataset is not prepared.
 RAW_ALTERNATIVES = {
@@ -209,6 +211,7 @@ def load_dataset(
         raise ValueError(f"cache must be True, False or 'auto', got {cache!r}")
     root = resolve_data_dir(data_dir)
     kind, path, options = parse_spec(spec)
+    subset_options = {k: options.pop(k, None) for k in subset.SUBSET_OPTIONS}
     stats = None
     if path is not None:
         builder = _local_builder(kind, path, options, root)
@@ -246,7 +249,7 @@ def load_dataset(
         logging.info("streaming %s from disk: it is larger than the in-memory cache limit", spec)
     label = info.features["label"]
     eval_split = next((s for s in ("test", "validation", "train") if s in splits), "train")
-    return Dataset(
+    dataset = Dataset(
         name=spec,
         splits=splits,
         num_classes=label.num_classes,
@@ -256,3 +259,4 @@ def load_dataset(
         std=tuple(float(s) for s in std),
         eval_split=eval_split,
     )
+    return subset.subset_dataset(dataset, **subset_options)
