@@ -43,6 +43,15 @@ def unflatten(flat: Mapping[str, Any]) -> dict:
     return tree
 
 
+def flatten_collections(variables: Mapping) -> dict[str, Any]:
+    """`{"params": {"conv1": {"kernel": x}}}` → `{"params/conv1/kernel": x}` (+ batch_stats)."""
+    return {
+        f"{c}/{p}": v
+        for c in ("params", "batch_stats")
+        for p, v in flatten(variables.get(c) or {}).items()
+    }
+
+
 def module_order(model, input_shape: tuple[int, ...]) -> list[str]:
     """Parameter paths in the order the model creates them (no compile: traced once)."""
     order: list[str] = []
@@ -107,16 +116,7 @@ def plan_restore(target: Mapping, source: Mapping, head: str, source_name: str) 
       ValueError: shapes differ outside the head, or nothing matches at all.
     """
     head_re = re.compile(head)
-    flat_t = {
-        f"{c}/{p}": v
-        for c in ("params", "batch_stats")
-        for p, v in flatten(target.get(c) or {}).items()
-    }
-    flat_s = {
-        f"{c}/{p}": v
-        for c in ("params", "batch_stats")
-        for p, v in flatten(source.get(c) or {}).items()
-    }
+    flat_t, flat_s = flatten_collections(target), flatten_collections(source)
     in_head = lambda path: bool(head_re.search(path.split("/", 1)[1]))
     matched, new, mismatched = [], [], []
     for path, leaf in flat_t.items():

@@ -257,9 +257,7 @@ def build(
         )
     label = freeze.labeller(pattern, head)
     if pattern:
-        log(
-            f"transfer: freezing parameters matching {pattern!r} (BatchNorm there in inference mode)"
-        )
+        log(f"transfer: freezing {pattern!r} (BatchNorm there runs in inference mode)")
     apply_fn = freeze.frozen_batchnorm_apply(model.apply, label)
     return Setup(
         dataset=dataset,

@@ -1,4 +1,4 @@
-"""Where transferred weights come from: a cnnjax run (workdir or step directory) or a pretrained name.
+"""Where transferred weights come from: a cnnjax run (workdir or step dir) or a pretrained name.
 
 A cnnjax checkpoint is read without a `CheckpointManager` (which may tidy temporary directories)
 and without a restore target: the `state` item's metadata gives the tree, then only `params`
