@@ -11,7 +11,7 @@ the activations `intermediates` returns.
 """
 
 # Importing a family module registers its models.
-from cnnjax.models import alexnet, inception, lenet, resnet, vgg  # noqa: F401
+from cnnjax.models import alexnet, efficientnet, inception, lenet, mobilenet, resnet, vgg  # noqa: F401
 from cnnjax.models.intermediates import intermediates
 from cnnjax.models.registry import (
     ModelSpec,

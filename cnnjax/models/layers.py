@@ -105,7 +105,12 @@ def global_avg_pool(x: jax.Array) -> jax.Array:
 
 
 def batch_norm(
-    train: bool, *, dtype: Dtype = jnp.float32, name: str | None = None, zero_init=False
+    train: bool,
+    *,
+    dtype: Dtype = jnp.float32,
+    name: str | None = None,
+    zero_init=False,
+    epsilon: float = 1e-5,
 ):
     """BatchNorm as every zoo model uses it (PyTorch's defaults: momentum 0.9, epsilon 1e-5).
 
@@ -116,11 +121,13 @@ def batch_norm(
       name: submodule name (e.g. `bn1`).
       zero_init: start the scale (gamma) at zero, e.g. for the last BN of a residual branch
         (Goyal et al., 2017) so that each block starts as the identity.
+      epsilon: added to the variance; TensorFlow-trained networks (EfficientNet) use 1e-3,
+        and their imported statistics are only right with it.
     """
     return nn.BatchNorm(
         use_running_average=not train,
         momentum=0.9,
-        epsilon=1e-5,
+        epsilon=epsilon,
         dtype=dtype,
         scale_init=nn.initializers.zeros_init() if zero_init else nn.initializers.ones_init(),
         name=name,

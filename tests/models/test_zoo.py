@@ -9,7 +9,14 @@ published counts) and counts recomputed from layer sizes, independently of the m
 import jax
 import jax.numpy as jnp
 import pytest
-from zoo_expectations import cifar_resnet_params, expected_activations, expected_params
+from zoo_expectations import EFFICIENTNET_B0_TABLE1 as B0
+from zoo_expectations import (
+    MOBILENET_V2_TABLE2,
+    cifar_resnet_params,
+    expected_activations,
+    expected_params,
+    mobile_params,
+)
 
 from cnnjax import models
 
@@ -17,9 +24,10 @@ KEY = jax.random.key(0)
 
 
 HAS_DROPOUT = {"alexnet", "alexnet_v2", "alexnet_small", "googlenet"}
+HAS_DROPOUT |= {"mobilenet_v2", "efficientnet_lite0"}
 HAS_DROPOUT |= {f"vgg{d}{bn}" for d in (11, 13, 16, 19) for bn in ("", "_bn")}
 HAS_BATCHNORM = {n for n in models.list_models() if n.startswith("resnet") or "_bn" in n}
-HAS_BATCHNORM.add("vgg16_cifar")
+HAS_BATCHNORM |= {"vgg16_cifar", "mobilenet_v2", "efficientnet_lite0"}
 
 
 def ordered_intermediates(model, variables, x, **kwargs):
@@ -107,6 +115,16 @@ def test_cifar_resnets_round_to_the_papers_table6():
     for depth, millions in ((20, 0.27), (32, 0.46), (44, 0.66), (56, 0.85), (110, 1.7)):
         digits = 1 if depth == 110 else 2
         assert round(cifar_resnet_params(depth, 10) / 1e6, digits) == millions
+
+
+def test_headless_mobile_networks_return_pooled_features():
+    """num_classes=0: no classifier, the pooled 1280-d features (what pretrained.load gives)."""
+    for name, table in (("mobilenet_v2", MOBILENET_V2_TABLE2), ("efficientnet_lite0", B0)):
+        model = models.create_model(name, num_classes=0)
+        variables = jax.eval_shape(model.init, KEY, jnp.zeros((2, 32, 32, 3)))
+        assert "fc" not in variables["params"]
+        assert count(variables["params"]) == mobile_params(table, 0)
+        assert jax.eval_shape(model.apply, variables, jnp.zeros((2, 32, 32, 3))).shape == (2, 1280)
 
 
 def test_resnet20_projection_shortcuts_match_the_benchmark():

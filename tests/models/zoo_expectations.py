@@ -33,6 +33,7 @@ PUBLISHED = {  # (num_classes, count): the papers' and torchvision's published t
     "resnet50": (1000, 25_557_032),
     "resnet101": (1000, 44_549_160),
     "resnet152": (1000, 60_192_808),
+    "mobilenet_v2": (1000, 3_504_872),  # torchvision's published count
 }
 
 
@@ -90,9 +91,41 @@ def googlenet_params(classes: int) -> int:
     return stem + modules + aux + dense(1024, classes)
 
 
+# Sandler et al. 2018, Table 2 (t, c, n, s) and Tan & Le 2019, Table 1 for B0 (+ kernel).
+MOBILENET_V2_TABLE2 = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2)]
+MOBILENET_V2_TABLE2 += [(6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+EFFICIENTNET_B0_TABLE1 = [(1, 16, 1, 1, 3), (6, 24, 2, 2, 3), (6, 40, 2, 2, 5), (6, 80, 3, 2, 3)]
+EFFICIENTNET_B0_TABLE1 += [(6, 112, 3, 1, 5), (6, 192, 4, 2, 5), (6, 320, 1, 1, 3)]
+
+
+def bn(maps: int) -> int:
+    return 2 * maps  # scale and bias (the running statistics are not parameters)
+
+
+def inverted_residual_params(cin: int, cout: int, t: int, k: int) -> int:
+    """1x1 expand (if t > 1), k x k depthwise (one filter per map), linear 1x1 project."""
+    hidden = cin * t
+    total = conv(1, cin, hidden, bias=False) + bn(hidden) if t != 1 else 0
+    total += conv(k, hidden, hidden, bias=False, groups=hidden) + bn(hidden)
+    return total + conv(1, hidden, cout, bias=False) + bn(cout)
+
+
+def mobile_params(table, classes: int) -> int:
+    """3x3/2 stem to 32, the table's blocks, 1x1 head to 1280, dense (none if classes = 0)."""
+    total, cin = conv(3, 3, 32, bias=False) + bn(32), 32
+    for t, c, n, _, *k in table:
+        for _ in range(n):
+            total += inverted_residual_params(cin, c, t, k[0] if k else 3)
+            cin = c
+    total += conv(1, cin, 1280, bias=False) + bn(1280)
+    return total + (dense(1280, classes) if classes else 0)
+
+
 def expected_params(name: str) -> tuple[int, int]:
     if name in PUBLISHED:
         return PUBLISHED[name]
+    if name == "efficientnet_lite0":
+        return 1000, mobile_params(EFFICIENTNET_B0_TABLE1, 1000)
     if name == "alexnet_small":
         return 10, alexnet_small_params(10)
     if name == "googlenet":
@@ -182,7 +215,19 @@ def googlenet_activations() -> dict:  # Table 1, "output size"
     return out
 
 
+def mobile_activations(table) -> dict:
+    out, size = {"stem": hw(112, 32)}, 112
+    for s, (_, c, n, stride, *_) in enumerate(table, 1):
+        size //= stride
+        out |= {f"stage{s}/block{b}": hw(size, c) for b in range(1, n + 1)}
+    return out | {"head": hw(7, 1280), "pre_logits": (1280,)}
+
+
 def expected_activations(name: str) -> dict:
+    if name == "mobilenet_v2":
+        return mobile_activations(MOBILENET_V2_TABLE2)
+    if name == "efficientnet_lite0":
+        return mobile_activations(EFFICIENTNET_B0_TABLE1)
     if name == "lenet5":
         return {
             "conv1": hw(28, 6),
