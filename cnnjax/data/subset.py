@@ -44,6 +44,13 @@ def parse_classes(text: str, num_classes: int) -> tuple[int, ...]:
     return tuple(labels)
 
 
+def without_per_class(spec: str) -> str:
+    """`spec` minus its `per_class=` option (which changes only the training split)."""
+    body, _, query = spec.partition("?")
+    kept = [part for part in query.split("&") if part and not part.startswith("per_class=")]
+    return f"{body}?{'&'.join(kept)}" if kept else body
+
+
 def labels_of(source: Sequence[Any], chunk: int = 4096) -> np.ndarray:
     """(N,) int labels of a source (read in chunks unless the source keeps them in memory)."""
     if isinstance(source, ArraySource):

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from cnnjax import data
+from cnnjax.data.subset import without_per_class
 from cnnjax.transfer import bottleneck, freeze, restore
 from cnnjax.transfer.source import Source, load_source, pretrained_names
 
@@ -179,12 +180,16 @@ def _features(config, dataset, model, variables, input_shape, prep, source, log)
             layer=t.layer,
             pool=t.pool,
             input_shape=input_shape,
-            dataset=dataset.name,
+            # per_class= thins only the training split: held-out features are shared.
+            dataset=dataset.name
+            if split == dataset.train_split
+            else without_per_class(dataset.name),
             split=split,
             count=len(dataset.splits[split]),
             format=1,  # bump when the stored layout changes
         )
-        path = bottleneck.cache_path(root, dataset.name, split, t.layer, key)
+        name = dataset.name if split == dataset.train_split else without_per_class(dataset.name)
+        path = bottleneck.cache_path(root, name, split, t.layer, key)
         compute = lambda s=split: bottleneck.extract(
             extractor,
             variables,
@@ -228,7 +233,7 @@ def build(
     t = config.transfer
     source = load_source(t.init_from)
     if source.model is not None:
-        model, prep = _pretrained_target(source, dataset, model, prep)
+        model, prep, input_shape = _pretrained_target(config, source, dataset)
     order = restore.module_order(model, input_shape)
     head = t.head or restore.default_head(order)
     abstract = _variables(jax.eval_shape(_init(model, input_shape, 0)))
@@ -270,12 +275,28 @@ def build(
     )
 
 
-def _pretrained_target(source: Source, dataset, model, prep):
-    """The pretrained network with a head for `dataset`, and its preprocessing."""
-    target = source.model
-    if hasattr(target, "num_classes"):
-        target = target.clone(num_classes=dataset.num_classes)
-    return target, source.preprocess or prep
+def _pretrained_target(config, source: Source, dataset):
+    """The pretrained network with a `dataset`-sized head, its preprocessing and input shape.
+
+    The input side is `config.input_shape[0]` if set, else the network's (224); grey images
+    are repeated to RGB and resized whole (no centre crop), then normalised as in training.
+    """
+    from cnnjax import models
+    from cnnjax.pretrained import PRETRAINED, make_preprocess
+
+    mean, std = PRETRAINED[source.name][5:7]
+    size = int(config.input_shape[0]) if config.input_shape else None
+    size = size or models.get_model_spec(source.name).input_shape[0]
+    rgb = make_preprocess(size, mean, std, crop_fraction=1.0)
+
+    def preprocess(images: jax.Array) -> jax.Array:
+        images = jnp.asarray(images)
+        if images.shape[-1] == 1:
+            images = jnp.repeat(images, 3, axis=-1)  # (B, H, W, 1) → (B, H, W, 3)
+        return rgb(images)
+
+    model = source.model.clone(num_classes=dataset.num_classes)
+    return model, preprocess, (size, size, 3)
 
 
 __all__ = ["KEYS", "MODES", "Setup", "active", "build", "check_config", "check_workdir"]

@@ -120,13 +120,12 @@ def fingerprint(variables: PyTree) -> str:
 
 
 def pretrained_names() -> tuple[str, ...]:
-    """Names `cnnjax.pretrained.load` accepts (empty when that module is not installed)."""
+    """Names `cnnjax.pretrained.load` accepts (empty when that package is absent)."""
     try:
-        from cnnjax import pretrained
+        from cnnjax.pretrained import PRETRAINED
     except ImportError:
         return ()
-    names = getattr(pretrained, "list_pretrained", None) or getattr(pretrained, "names", None)
-    return tuple(names() if callable(names) else names or ())
+    return tuple(PRETRAINED)
 
 
 def load_source(init_from: str) -> Source:
