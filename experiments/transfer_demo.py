@@ -20,7 +20,7 @@ stdout and `<workdir>/results.md`.
 import os
 import time
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from cnnjax.train import train_and_evaluate
 from experiments.configs import quickstart
@@ -69,13 +69,24 @@ def _pretrain(workdir: str) -> str:
     return workdir
 
 
+def _num_classes(spec: str) -> int:
+    from cnnjax.data import load_dataset
+
+    return load_dataset(spec).num_classes
+
+
 def main(argv):
     del argv
+    logging.set_verbosity(logging.WARNING)
     root = os.path.abspath(_WORKDIR.value)
     source = _SOURCE.value or _pretrain(os.path.join(root, "pretrain_0-4"))
     rows = []
     for n in [int(v) for v in _PER_CLASS.value]:
-        dataset = f"{_DATASET.value}{'&' if '?' in _DATASET.value else '?'}per_class={n}"
+        # repeat=: an "epoch" (evaluation and checkpoint) is about a third of the run.
+        classes = _num_classes(_DATASET.value)
+        repeat = max(1, round(_STEPS.value * _BATCH.value / (n * classes) / 3))
+        query = f"per_class={n}&repeat={repeat}"
+        dataset = f"{_DATASET.value}{'&' if '?' in _DATASET.value else '?'}{query}"
         for mode in _MODES.value:
             workdir = os.path.join(root, f"{mode}_{n}")
             steps = _STEPS.value

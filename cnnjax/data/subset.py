@@ -4,6 +4,8 @@
 every split and 10 training examples of each; the held-out split keeps all its examples of the
 kept classes. The training examples are a seeded random draw (seed 0), so a spec always means
 the same images, and the 10 of `per_class=10` are among the 100 of `per_class=100`.
+`repeat=20` lists the training split 20 times over, so that an "epoch" of a few-shot set (the
+engine evaluates and checkpoints at each epoch end) is more than one batch.
 """
 
 import dataclasses
@@ -14,7 +16,7 @@ import numpy as np
 
 from cnnjax.data.sources import ArraySource, read_batch
 
-SUBSET_OPTIONS = {"classes": str, "per_class": int}
+SUBSET_OPTIONS = {"classes": str, "per_class": int, "repeat": int}
 
 
 def parse_classes(text: str, num_classes: int) -> tuple[int, ...]:
@@ -45,9 +47,10 @@ def parse_classes(text: str, num_classes: int) -> tuple[int, ...]:
 
 
 def without_per_class(spec: str) -> str:
-    """`spec` minus its `per_class=` option (which changes only the training split)."""
+    """`spec` minus `per_class=` and `repeat=` (which change only the training split)."""
     body, _, query = spec.partition("?")
-    kept = [part for part in query.split("&") if part and not part.startswith("per_class=")]
+    drop = ("per_class=", "repeat=")
+    kept = [part for part in query.split("&") if part and not part.startswith(drop)]
     return f"{body}?{'&'.join(kept)}" if kept else body
 
 
@@ -89,9 +92,10 @@ def select(
     train_split: str,
     classes: str | None = None,
     per_class: int | None = None,
+    repeat: int | None = None,
     seed: int = 0,
 ) -> tuple[dict[str, Any], int, tuple[str, ...]]:
-    """Applies `classes` to every split and `per_class` to `train_split`.
+    """Applies `classes` to every split, `per_class` and `repeat` to `train_split`.
 
     Args:
       splits: split name → source.
@@ -100,18 +104,20 @@ def select(
       train_split: the split `per_class` thins out.
       classes: the `classes=` option (see `parse_classes`), or None for all.
       per_class: training examples kept per class, or None for all.
+      repeat: how many times the training split is listed over (None: once).
       seed: seed of the per-class draw.
 
     Returns:
       (splits, number of kept classes, their names).
 
     Raises:
-      ValueError: a bad `classes` value, `per_class < 1`, or a class with fewer training
+      ValueError: a bad `classes` value, `per_class` or `repeat` < 1, or a class with fewer training
         examples than `per_class`.
     """
     kept = parse_classes(classes, num_classes) if classes else tuple(range(num_classes))
-    if per_class is not None and per_class < 1:
-        raise ValueError(f"per_class={per_class} must be >= 1")
+    for key, value in (("per_class", per_class), ("repeat", repeat)):
+        if value is not None and value < 1:
+            raise ValueError(f"{key}={value} must be >= 1")
     label_map = np.full(num_classes, -1, np.int64)
     label_map[list(kept)] = np.arange(len(kept))
     out = {}
@@ -131,13 +137,15 @@ def select(
                     )
                 chosen.append(rng.permutation(of_class)[:per_class])
             indices = np.sort(np.concatenate(chosen))
+        if repeat is not None and name == train_split:
+            indices = np.tile(indices, repeat)  # (repeat * N,)
         out[name] = SubsetSource(source, indices, label_map)
     return out, len(kept), tuple(class_names[c] for c in kept)
 
 
-def subset_dataset(dataset, classes: str | None, per_class: int | None):
-    """`dataset` (a `cnnjax.data.Dataset`) with `select` applied; the same object if neither."""
-    if classes is None and per_class is None:
+def subset_dataset(dataset, classes: str | None, per_class: int | None, repeat: int | None):
+    """`dataset` (a `cnnjax.data.Dataset`) with `select` applied; the same object if no option."""
+    if classes is None and per_class is None and repeat is None:
         return dataset
     splits, count, names = select(
         dataset.splits,
@@ -146,5 +154,6 @@ def subset_dataset(dataset, classes: str | None, per_class: int | None):
         train_split=dataset.train_split,
         classes=classes,
         per_class=per_class,
+        repeat=repeat,
     )
     return dataclasses.replace(dataset, splits=splits, num_classes=count, class_names=names)

@@ -24,6 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from cnnjax import data, models
+from cnnjax.data import subset
 from cnnjax.models.intermediates import record
 
 POOLS = ("flatten", "avg")
@@ -100,7 +101,15 @@ def make_extractor(model, preprocess: Callable, layer: str, pool: str) -> Callab
 
 
 def extract(extractor, variables, source, batch_size: int, desc: str) -> tuple[np.ndarray, ...]:
-    """Runs `extractor` over every example of `source` once: (features (N, D), labels (N,))."""
+    """Runs `extractor` over every example of `source` once: (features (N, D), labels (N,)).
+
+    A split listed several times over (`repeat=`) is computed once per distinct example.
+    """
+    if isinstance(source, subset.SubsetSource) and len(np.unique(source.indices)) < len(source):
+        unique, inverse = np.unique(source.indices, return_inverse=True)
+        distinct = subset.SubsetSource(source.source, unique, source.label_map)
+        features, labels = extract(extractor, variables, distinct, batch_size, desc)
+        return features[inverse], labels[inverse]
     feats, labels = [], []
     total = -(-len(source) // batch_size)
     for batch in tqdm(
