@@ -60,3 +60,16 @@ def test_every_spec_kind_accepts_the_options():
     assert datasets.parse_spec("idx:/x?per_class=3")[2] == {"per_class": 3}
     with pytest.raises(ValueError, match="per_class=.*must be a int"):
         datasets.parse_spec("mnist5k?per_class=many")
+
+
+def test_repeat_lists_the_training_split_over_and_leaves_the_rest():
+    splits, _, _ = subset.select(
+        SPLITS, 10, NAMES, train_split="train", classes="5-9", per_class=4, repeat=3
+    )
+    once, _, _ = _select(classes="5-9", per_class=4)
+    np.testing.assert_array_equal(splits["train"].indices, np.tile(once["train"].indices, 3))
+    assert len(splits["test"]) == 50
+    assert (
+        subset.without_per_class("idx:/x?classes=1-3&per_class=4&repeat=3") == "idx:/x?classes=1-3"
+    )
+    assert subset.without_per_class("mnist5k?per_class=4") == "mnist5k"
