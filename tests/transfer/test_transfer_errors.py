@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import tiny_config, tree_hash
+from transfer_helpers import tiny_config, tree_hash
 
 from cnnjax.train import train_and_evaluate
 from cnnjax.transfer import KEYS

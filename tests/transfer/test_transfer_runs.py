@@ -7,7 +7,7 @@ import sys
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
-from conftest import TINY_RESNET, tiny_config, tree_hash
+from transfer_helpers import TINY_RESNET, tiny_config, tree_hash
 
 from cnnjax.train import train_and_evaluate
 from cnnjax.transfer import restore, source
