@@ -164,7 +164,10 @@ def build(config: ml_collections.ConfigDict, devices=None) -> Experiment:
     if transfer.active(config):  # source weights, frozen groups, rates or bottleneck features
         setup = transfer.build(config, dataset, model, input_shape, prep)
         dataset, model, input_shape, prep = (
-            setup.dataset, setup.model, setup.input_shape, setup.preprocess
+            setup.dataset,
+            setup.model,
+            setup.input_shape,
+            setup.preprocess,
         )
 
     steps_per_epoch = len(dataset.splits[train_split]) // config.batch_size
