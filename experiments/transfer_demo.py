@@ -1,6 +1,6 @@
 """Scratch vs the survey's three transfer cases, for a few labelled examples per class.
 
-Demonstration 1 (MNIST-5k: pre-train on digits 0-4, transfer to 5-9; about 3 min on 2 cores):
+Demonstration 1 (MNIST-5k: pre-train on digits 0-4, transfer to 5-9; ~20 min on 2 busy cores):
 
     python -m experiments.transfer_demo --workdir=runs/transfer_demo
 
