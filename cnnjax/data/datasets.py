@@ -9,7 +9,9 @@ Specs (one string in the config, `--config.dataset=...`):
 Options follow a `?`, e.g. `folder:~/flowers?size=128&test_fraction=0.1`,
 `idx:~/emnist?transpose=1`, `idx:~/mnist?validation=10000` (the last 10,000 training digits
 become the `validation` split, which is then the evaluation split), `imagenette?size=256`,
-`cifar:~/c10?skip_bad=1`. Images of varying size are resized on the host (shorter side to
+`cifar:~/c10?skip_bad=1`. Every spec also takes `classes=5-9` (keep those classes,
+relabelled from 0) and `per_class=10` (that many training examples per class), see
+`cnnjax.data.subset`. Images of varying size are resized on the host (shorter side to
 `size`, default 256, then a centre crop) so that batches have one shape; `preprocess.build` then
 fits them to the model on the device.
 """
@@ -23,7 +25,7 @@ from typing import Any
 import tensorflow_datasets as tfds
 from absl import logging
 
-from cnnjax.data import sources
+from cnnjax.data import sources, subset
 from cnnjax.data.builders.prepare import prepare
 
 DEFAULT_DATA_DIR = os.path.join("~", ".cache", "cnnjax", "datasets")
@@ -42,12 +44,18 @@ STATS = {
 }
 EMBEDDED = ("digits", "mnist5k")
 LOCAL_KINDS = ("cifar", "folder", "idx")
-# Options each kind of spec accepts, with their types.
+# Options each kind of spec accepts, with their types (plus `subset.SUBSET_OPTIONS` for all).
 OPTIONS = {
-    "idx": {"num_classes": int, "transpose": bool, "skip_bad": bool, "validation": int},
-    "folder": {"test_fraction": float, "size": int, "skip_bad": bool},
-    "cifar": {"label": str, "skip_bad": bool},
-    "tfds": {"size": int},
+    "idx": {
+        "num_classes": int,
+        "transpose": bool,
+        "skip_bad": bool,
+        "validation": int,
+        **subset.SUBSET_OPTIONS,
+    },
+    "folder": {"test_fraction": float, "size": int, "skip_bad": bool, **subset.SUBSET_OPTIONS},
+    "cifar": {"label": str, "skip_bad": bool, **subset.SUBSET_OPTIONS},
+    "tfds": {"size": int, **subset.SUBSET_OPTIONS},
 }
 # Raw-file alternatives to suggest when a tfds dataset is not prepared.
 RAW_ALTERNATIVES = {
@@ -211,6 +219,7 @@ def load_dataset(
         raise ValueError(f"cache must be True, False or 'auto', got {cache!r}")
     root = resolve_data_dir(data_dir)
     kind, path, options = parse_spec(spec)
+    subset_options = {k: options.pop(k, None) for k in subset.SUBSET_OPTIONS}
     stats = None
     if path is not None:
         builder = _local_builder(kind, path, options, root)
@@ -250,7 +259,7 @@ def load_dataset(
     # Asking for a validation split means tuning on it: it is then evaluated instead of the test.
     order = ("validation", "test") if options.get("validation") else ("test", "validation")
     eval_split = next((s for s in (*order, "train") if s in splits), "train")
-    return Dataset(
+    dataset = Dataset(
         name=spec,
         splits=splits,
         num_classes=label.num_classes,
@@ -260,3 +269,4 @@ def load_dataset(
         std=tuple(float(s) for s in std),
         eval_split=eval_split,
     )
+    return subset.subset_dataset(dataset, **subset_options)

@@ -16,7 +16,7 @@ from typing import Any
 import jax
 import ml_collections
 
-from cnnjax import data, models
+from cnnjax import data, models, transfer
 from cnnjax.data import augment as augment_lib
 from cnnjax.data import preprocess
 from cnnjax.train import numbers, optim, parallel, precision, steps
@@ -86,6 +86,7 @@ def validate(config: ml_collections.ConfigDict, devices=None) -> None:
             f"checkpoint_every_steps must be >= 0, got {config.checkpoint_every_steps}"
         )
     augment_lib.build(config.augment, 2)  # parses the spec: unknown ops raise here
+    transfer.check_config(config)  # config.transfer: cnnjax/transfer/setup.py
 
 
 def eval_batch_size(config: ml_collections.ConfigDict, devices) -> int:
@@ -159,6 +160,18 @@ def build(config: ml_collections.ConfigDict, devices=None) -> Experiment:
     if policy.compute_dtype != jax.numpy.float32:
         kwargs.setdefault("dtype", policy.compute_dtype)
     model = models.create_model(config.model, num_classes=dataset.num_classes, **kwargs)
+    prep = preprocess.build(
+        dataset, input_shape, policy.compute_dtype, config.resize, tuple(config.input_range)
+    )
+    setup = None
+    if transfer.active(config):  # source weights, frozen groups, rates or bottleneck features
+        setup = transfer.build(config, dataset, model, input_shape, prep)
+        dataset, model, input_shape, prep = (
+            setup.dataset,
+            setup.model,
+            setup.input_shape,
+            setup.preprocess,
+        )
 
     steps_per_epoch = len(dataset.splits[train_split]) // config.batch_size
     if steps_per_epoch == 0:
@@ -170,13 +183,11 @@ def build(config: ml_collections.ConfigDict, devices=None) -> Experiment:
     numbers.check_warmup(config.warmup_epochs, steps_per_epoch, total_steps)
     k = config.accumulate_steps
     schedule = optim.build_schedule(config, max(steps_per_epoch // k, 1), max(total_steps // k, 1))
-    tx = optim.build_optimizer(config, schedule)
+    tx = optim.build_optimizer(config, schedule, wrap=setup and setup.wrap_optimizer)
 
     options = steps.StepOptions(
         num_classes=dataset.num_classes,
-        preprocess=preprocess.build(
-            dataset, input_shape, policy.compute_dtype, config.resize, tuple(config.input_range)
-        ),
+        preprocess=prep,
         augment=augment_lib.build(config.augment, dataset.num_classes) if config.augment else None,
         label_smoothing=config.label_smoothing,
         aux_loss_weight=float(getattr(model, "aux_loss_weight", 0.0)),
@@ -192,6 +203,8 @@ def build(config: ml_collections.ConfigDict, devices=None) -> Experiment:
         use_ema=config.ema_decay > 0,
         loss_scale=policy.loss_scale,
     )
+    if setup is not None:
+        init_fn = setup.wrap_init(init_fn)
     return Experiment(
         dataset=dataset,
         model=model,

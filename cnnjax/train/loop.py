@@ -19,7 +19,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from cnnjax import data
+from cnnjax import data, transfer
 from cnnjax.train import (
     checkpoint,
     distributed,
@@ -66,6 +66,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     devices = jax.devices()
     experiment.validate(config, devices)
     experiment.check_workdir(workdir)
+    transfer.check_workdir(config, workdir)  # a transfer source is never the run's own workdir
     is_main = jax.process_index() == 0
     lock_path = lock.acquire(workdir) if is_main else None
     ckpt_dir = os.path.join(os.path.abspath(workdir), "checkpoints")

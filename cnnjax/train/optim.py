@@ -98,7 +98,9 @@ def decay_mask(params) -> object:
 
 
 def build_optimizer(
-    config: ml_collections.ConfigDict, schedule: Callable[[int], float]
+    config: ml_collections.ConfigDict,
+    schedule: Callable[[int], float],
+    wrap: Callable[[optax.GradientTransformation], optax.GradientTransformation] | None = None,
 ) -> optax.GradientTransformation:
     """clip → weight decay (masked) → optimizer, wrapped in `optax.MultiSteps` when accumulating.
 
@@ -109,6 +111,8 @@ def build_optimizer(
       config: reads `optimizer`, `momentum`, `beta1`, `beta2`, `eps`, `rmsprop_decay`,
         `weight_decay`, `grad_clip_norm` and `accumulate_steps`.
       schedule: learning rate per optimizer update (see `build_schedule`).
+      wrap: `fn(tx) -> tx` applied inside the accumulation, e.g. transfer learning's frozen
+        groups and per-group rates (`cnnjax.transfer.freeze.group_optimizer`).
 
     Returns:
       An optax `GradientTransformation` (a `MultiSteps` one when `accumulate_steps > 1`).
@@ -136,6 +140,8 @@ def build_optimizer(
     if wd > 0 and name not in ("adamw", "lamb"):
         parts.append(optax.add_decayed_weights(wd, mask=decay_mask))
     tx = optax.chain(*parts, opt) if parts else opt
+    if wrap is not None:
+        tx = wrap(tx)
     if config.accumulate_steps > 1:
         tx = optax.MultiSteps(tx, every_k_schedule=config.accumulate_steps)
     return tx

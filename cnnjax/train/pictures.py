@@ -56,6 +56,8 @@ def write_pictures(
     kernel = first_conv_kernel(variables["params"])
     if kernel is not None:
         written.append(plots.first_layer_filters(kernel, path("first_layer_filters.png")))
+    if np.ndim(image) != 3:  # not an image (e.g. transfer learning's bottleneck features)
+        return written
     acts = models.intermediates(model, variables, np.asarray(model_input)[None], train=False)
     spatial = {name: np.asarray(a[0], np.float32) for name, a in acts.items() if np.ndim(a) == 4}
     written.append(plots.feature_maps(image, spatial, path("feature_maps.png")))

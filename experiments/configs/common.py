@@ -87,4 +87,19 @@ def get_base_config() -> ml_collections.ConfigDict:
     config.progress_bar = True  # a tqdm bar on a terminal; periodic lines otherwise
     config.write_pictures = True
     config.checkpoint_every_minutes = 0.0  # > 0: also save when this much time passed (0: off)
+
+    # Transfer learning (docs/training.md, "Transfer learning"): the survey's three cases.
+    config.transfer = ml_collections.ConfigDict()
+    config.transfer.mode = ""  # "" (none) | bottleneck | finetune_top | finetune_all
+    config.transfer.init_from = ""  # a cnnjax workdir, a checkpoint step dir, or a pretrained name
+    config.transfer.freeze = ""  # regex on parameter paths (e.g. "conv1|conv2") to keep fixed
+    config.transfer.train_last = 2  # finetune_top without freeze: modules trained before the head
+    config.transfer.head = ""  # regex of the re-initialised head; empty: the model's last module
+    config.transfer.layer = "pre_logits"  # bottleneck: a name from cnnjax.models.intermediates
+    config.transfer.pool = "flatten"  # bottleneck: flatten | avg (global average of a map)
+    config.transfer.hidden = 0  # bottleneck: 0 = linear classifier, > 0 = MLP hidden units
+    config.transfer.backbone_lr = 0.1  # learning-rate multiplier of the trainable backbone
+    config.transfer.head_lr = 1.0  # learning-rate multiplier of the head
+    config.transfer.feature_cache = ""  # bottleneck cache dir; empty: <data dir>/bottleneck
+    config.transfer.feature_batch_size = 256  # images per feature-extraction batch
     return config
