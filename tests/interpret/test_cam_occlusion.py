@@ -1,12 +1,12 @@
 """Grad-CAM against CAM, and occlusion against a slow per-window loop."""
 
+import interpret_tiny as tiny
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from cnnjax import interpret
 from cnnjax.models import create_model
-from tests.interpret import tiny
 
 
 def test_grad_cam_of_a_gap_network_is_its_class_activation_map():

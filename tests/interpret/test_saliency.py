@@ -1,5 +1,6 @@
 """Gradient attributions against closed forms and their defining properties."""
 
+import interpret_tiny as tiny
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,7 +8,6 @@ import pytest
 
 from cnnjax import interpret
 from cnnjax.models import create_model
-from tests.interpret import tiny
 
 
 @pytest.fixture(scope="module")
