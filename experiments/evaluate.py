@@ -15,7 +15,7 @@ import jax
 import numpy as np
 from absl import flags, logging
 
-from cnnjax.train import checkpoint, distributed, evaluation, experiment, run_identity
+from cnnjax.train import distributed, evaluation, experiment, restore
 from experiments import cli
 
 DEFAULT_CONFIG = os.path.join(
@@ -45,23 +45,7 @@ def evaluate_checkpoint(config, workdir: str, step: int = -1, split: str = "") -
             f"dataset {exp.dataset.name!r} has no split {split!r}; it has "
             f"{', '.join(exp.dataset.splits)}"
         )
-    directory = os.path.join(os.path.abspath(workdir), "checkpoints")
-    if not os.path.isdir(directory):
-        raise ValueError(f"no checkpoints in {directory}: train first with the same --workdir")
-    ckpt = checkpoint.Checkpointer(directory, keep_best=0, async_save=False)
-    try:
-        steps = ckpt.all_steps()
-        if not steps:
-            raise ValueError(f"no checkpoints in {directory}: train first with the same --workdir")
-        step = steps[-1] if step < 0 else step
-        if step not in steps:
-            raise ValueError(f"no checkpoint of step {step} in {directory}; saved steps: {steps}")
-        engine = experiment.make_engine(config, exp, devices)
-        abstract_state = jax.eval_shape(exp.init_fn)
-        identity = run_identity.of_experiment(config, exp, abstract_state)
-        state, _ = ckpt.restore(step, engine.restore_target(abstract_state), identity=identity)
-    finally:
-        ckpt.close()
+    state, step, engine = restore.restore_step(config, exp, workdir, step, devices)
     batch = experiment.eval_batch_size(config, devices)
     metrics = evaluation.evaluate(
         engine, engine.place_state(state), exp.dataset.splits[split], batch

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnnjax.train import checkpoint, experiment
+from cnnjax.train import experiment, restore
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,9 +78,6 @@ def from_run(
       ValueError: no checkpoint, a step that was not saved, or an index outside the split.
     """
     exp = experiment.build(config, jax.devices()[:1])
-    directory = os.path.join(os.path.abspath(workdir), "checkpoints")
-    if not os.path.isdir(directory):
-        raise ValueError(f"no checkpoints in {directory}: train first with the same --workdir")
     split = exp.dataset.splits[exp.eval_split]
     indices = [int(i) for i in image.split(",")] if image else list(range(min(count, len(split))))
     bad = [i for i in indices if not 0 <= i < len(split)]
@@ -88,18 +85,7 @@ def from_run(
         raise ValueError(
             f"--image index {bad[0]} is outside the {exp.eval_split!r} split (0..{len(split) - 1})"
         )
-    ckpt = checkpoint.Checkpointer(directory, keep_best=0, async_save=False)
-    try:
-        steps = ckpt.all_steps()
-        if not steps:
-            raise ValueError(f"no checkpoints in {directory}: train first with the same --workdir")
-        step = steps[-1] if step < 0 else step
-        if step not in steps:
-            raise ValueError(f"no checkpoint of step {step} in {directory}; saved steps: {steps}")
-        engine = experiment.make_engine(config, exp, jax.devices()[:1])
-        state, _ = ckpt.restore(step, engine.restore_target(jax.eval_shape(exp.init_fn)))
-    finally:
-        ckpt.close()
+    state, step, _ = restore.restore_step(config, exp, workdir, step, jax.devices()[:1])
     variables = jax.device_get(state.variables(state.eval_params))
     raw = np.stack([split[i]["image"] for i in range(min(pool, len(split)))])
     chosen = np.stack([split[i]["image"] for i in indices])

@@ -68,3 +68,14 @@ def test_bad_flags_fail_before_writing(run, tmp_path):
     assert not os.path.exists(out)
     with pytest.raises(ValueError, match=r"--image index 5000 is outside the 'test' split"):
         visualize_subject.from_run(quickstart.get_config(), run, image="5000")
+
+
+def test_a_run_of_another_model_is_refused_like_evaluate_does(run):
+    from cnnjax.train.run_identity import CheckpointMismatchError
+
+    config = quickstart.get_config()
+    config.model = "lenet5_classic"
+    before = sorted(os.listdir(os.path.join(run, "checkpoints")))
+    with pytest.raises(CheckpointMismatchError, match="lenet5_classic"):
+        visualize_subject.from_run(config, run, -1, "0")
+    assert sorted(os.listdir(os.path.join(run, "checkpoints"))) == before
