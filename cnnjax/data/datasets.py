@@ -1,6 +1,7 @@
 """Dataset specs → random-access splits read from prepared ArrayRecord files (no TensorFlow).
 
-Specs (one string in the config, `--config.dataset=...`):
+Specs (one string in the config, `--config.dataset=...`), resolved through `cnnjax.data.registry`
+where each builder module registers what it serves (`list_datasets()` lists them):
   - an embedded dataset, prepared on first use from data inside installed wheels: `mnist5k`,
     `digits`;
   - a tfds name prepared in the data dir (`mnist`, `fashion_mnist`, `cifar10`, `cifar100`,
@@ -25,43 +26,18 @@ from typing import Any
 import tensorflow_datasets as tfds
 from absl import logging
 
-from cnnjax.data import sources, subset
+from cnnjax import choices
+from cnnjax.data import (
+    builders,  # noqa: F401  (importing it registers every builder)
+    registry,
+    sources,
+    subset,
+)
 from cnnjax.data.builders.prepare import prepare
 
 DEFAULT_DATA_DIR = os.path.join("~", ".cache", "cnnjax", "datasets")
 DEFAULT_IMAGE_SIZE = 256  # square side for datasets whose images vary in size
-
-# Per-dataset pixel statistics in [0, 1] units (channel order RGB).
-STATS = {
-    "mnist": ((0.1307,), (0.3081,)),
-    "mnist5k": ((0.1307,), (0.3081,)),
-    "fashion_mnist": ((0.2860,), (0.3530,)),
-    "kmnist": ((0.1918,), (0.3483,)),
-    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
-    "imagenette": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
-    "imagenet2012": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
-}
-EMBEDDED = ("digits", "mnist5k")
-LOCAL_KINDS = ("cifar", "folder", "idx")
-# Options each kind of spec accepts, with their types (plus `subset.SUBSET_OPTIONS` for all).
-OPTIONS = {
-    "idx": {
-        "num_classes": int,
-        "transpose": bool,
-        "skip_bad": bool,
-        "validation": int,
-        **subset.SUBSET_OPTIONS,
-    },
-    "folder": {"test_fraction": float, "size": int, "skip_bad": bool, **subset.SUBSET_OPTIONS},
-    "cifar": {"label": str, "skip_bad": bool, **subset.SUBSET_OPTIONS},
-    "tfds": {"size": int, **subset.SUBSET_OPTIONS},
-}
-# Raw-file alternatives to suggest when a tfds dataset is not prepared.
-RAW_ALTERNATIVES = {
-    "mnist": "idx", "fashion_mnist": "idx", "kmnist": "idx", "emnist": "idx",
-    "cifar10": "cifar", "cifar100": "cifar",
-}  # fmt: skip
+ANY_TFDS = "or any prepared tfds dataset name"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,31 +73,52 @@ def resolve_data_dir(data_dir: str | None) -> str:
 
 def list_datasets() -> list[str]:
     """Spec forms accepted by `load_dataset` (any tfds name prepared in the data dir works too)."""
-    tfds_names = sorted(set(STATS) - set(EMBEDDED))
-    return [*EMBEDDED, *tfds_names, *(f"{kind}:<dir>" for kind in LOCAL_KINDS)]
+    return registry.forms()
+
+
+def resolve(spec: str) -> tuple[registry.Entry, str, str | None, dict[str, Any]]:
+    """`"folder:~/x?size=64"` → (the `folder` entry, "folder", "/home/.../x", {"size": 64});
+    `"imagenette/320px"` → (the `imagenette` entry, "imagenette/320px", None, {}). A name nobody
+    registered is a tfds name (`registry.unlisted_tfds`).
+
+    Raises:
+      ValueError: an empty spec, an unknown kind, a missing directory, unknown or mistyped options.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(
+            f"dataset spec must be a non-empty string, got {spec!r}; accepted are "
+            f"{', '.join(list_datasets())} {ANY_TFDS}"
+        )
+    body, _, query = spec.strip().partition("?")
+    name, colon, path = body.partition(":")
+    entry = registry.lookup(name)
+    if colon:
+        if entry is None or entry.kind != "local":
+            local = [e.name for e in registry.entries("local")]
+            raise choices.unknown(
+                "dataset kind", name, local, extra=f"(as kind:<dir>; in {spec!r})"
+            )
+        if not path:
+            raise ValueError(f"dataset spec {spec!r} names no directory after {name!r}:")
+    elif entry is not None and entry.kind == "local":
+        raise ValueError(f"dataset spec {spec!r}: {name!r} reads a directory, as {entry.form}")
+    entry = entry or registry.unlisted_tfds(name)
+    accepted = entry.accepted_options
+    options = {}
+    for key, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
+        if key not in accepted:
+            raise choices.unknown(
+                "option", key, sorted(accepted), extra=f"(of {entry.form}, in {spec!r})"
+            )
+        options[key] = _convert(key, value, accepted[key], spec)
+    return entry, name, (os.path.abspath(os.path.expanduser(path)) if colon else None), options
 
 
 def parse_spec(spec: str) -> tuple[str, str | None, dict[str, Any]]:
     """`"folder:~/x?size=64"` → ("folder", "/home/.../x", {"size": 64}); `"mnist"` → ("mnist",
-    None, {}). Raises ValueError for unknown or malformed options."""
-    if not isinstance(spec, str) or not spec.strip():
-        raise ValueError(f"dataset spec must be a non-empty string, got {spec!r}; {_accepted()}")
-    body, _, query = spec.strip().partition("?")
-    kind, colon, path = body.partition(":")
-    if colon and kind not in LOCAL_KINDS:
-        raise ValueError(f"unknown dataset kind {kind!r} in {spec!r}; {_accepted()}")
-    if colon and not path:
-        raise ValueError(f"dataset spec {spec!r} names no directory after {kind!r}:")
-    accepted = OPTIONS[kind if colon else "tfds"]
-    options = {}
-    for key, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
-        if key not in accepted:
-            raise ValueError(
-                f"unknown option {key!r} in dataset spec {spec!r}; {kind if colon else 'tfds'} "
-                f"specs accept {', '.join(sorted(accepted))}"
-            )
-        options[key] = _convert(key, value, accepted[key], spec)
-    return kind, (os.path.abspath(os.path.expanduser(path)) if colon else None), options
+    None, {}). Raises ValueError for unknown or malformed options (see `resolve`)."""
+    _, name, path, options = resolve(spec)
+    return name, path, options
 
 
 def _convert(key: str, value: str, kind: type, spec: str) -> Any:
@@ -138,28 +135,10 @@ def _convert(key: str, value: str, kind: type, spec: str) -> Any:
     raise ValueError(f"option {key}={value!r} in {spec!r} must be a {kind.__name__}")
 
 
-def _accepted() -> str:
-    return f"accepted are {', '.join(list_datasets())} or any prepared tfds dataset name"
-
-
-def _local_builder(kind: str, path: str, options: dict, root: str) -> tfds.core.DatasetBuilder:
-    from cnnjax.data.builders import cifar, folder, idx
-
-    cls = {"idx": idx.IdxDataset, "folder": folder.ImageFolder, "cifar": cifar.CifarFiles}[kind]
-    return cls(source=path, root=root, file_format="array_record", **options)
-
-
-def _embedded_builder(name: str, root: str) -> tfds.core.DatasetBuilder:
-    from cnnjax.data.builders import digits, mnist5k
-
-    classes = {"mnist5k": mnist5k.Mnist5k, "digits": digits.Digits}
-    return classes[name](data_dir=root, file_format="array_record")
-
-
 def _not_prepared(name: str, builder: tfds.core.DatasetBuilder, root: str) -> FileNotFoundError:
-    raw = RAW_ALTERNATIVES.get(name.split("/")[0].split(":")[0])
+    raw = registry.raw_reader(name)
     alternative = (
-        f", or point cnnjax at the raw files you have with `--config.dataset={raw}:<dir>`"
+        f", or point cnnjax at the raw files you have with `--config.dataset={raw.form}`"
         if raw
         else ""
     )
@@ -175,7 +154,7 @@ def _tfds_splits(name: str, root: str, download: bool) -> tuple[Any, dict]:
     try:
         builder = tfds.builder(name, data_dir=root)
     except tfds.core.registered.DatasetNotFoundError as e:
-        raise ValueError(f"unknown dataset {name!r}; {_accepted()}") from e
+        raise choices.unknown("dataset", name, list_datasets(), extra=ANY_TFDS) from e
     if download:
         prepare(builder, root)
     try:
@@ -218,21 +197,18 @@ def load_dataset(
     if cache not in (True, False, "auto"):
         raise ValueError(f"cache must be True, False or 'auto', got {cache!r}")
     root = resolve_data_dir(data_dir)
-    kind, path, options = parse_spec(spec)
+    entry, name, path, options = resolve(spec)
     subset_options = {k: options.pop(k, None) for k in subset.SUBSET_OPTIONS}
-    stats = None
-    if path is not None:
-        builder = _local_builder(kind, path, options, root)
-        prepare(builder, root)
-        splits = dict(builder.as_data_source())
-    elif kind in EMBEDDED:
-        builder = _embedded_builder(kind, root)
-        prepare(builder, root)
-        splits = dict(builder.as_data_source())
-        stats = STATS.get(kind)
+    if entry.kind == "tfds":
+        builder, splits = _tfds_splits(name, root, download)
     else:
-        builder, splits = _tfds_splits(kind, root, download)
-        stats = STATS.get(kind.split("/")[0].split(":")[0])
+        if entry.kind == "local":
+            builder = entry.builder(source=path, root=root, file_format="array_record", **options)
+        else:
+            builder = entry.builder(data_dir=root, file_format="array_record")
+        prepare(builder, root)
+        splits = dict(builder.as_data_source())
+    stats = entry.stats
     info = builder.info
     if not {"image", "label"} <= set(info.features.keys()):
         raise ValueError(
@@ -245,7 +221,7 @@ def load_dataset(
     image_shape = tuple(info.features["image"].shape)
     if len(image_shape) == 2:
         image_shape = (*image_shape, 1)
-    if None in image_shape[:2] or (path is None and "size" in options):
+    if None in image_shape[:2] or (entry.kind != "local" and "size" in options):
         size = options.get("size", DEFAULT_IMAGE_SIZE)
         splits = {s: sources.SquareSource(src, size) for s, src in splits.items()}
         image_shape = (size, size, image_shape[2])

@@ -17,14 +17,8 @@ from typing import Any
 import grain
 import jax
 import numpy as np
-from absl import flags
 
 from cnnjax.data.sources import read_batch
-
-
-def process_shard() -> tuple[int, int]:
-    """(shard_index, shard_count) of this JAX process: `jax.process_index()`, `process_count()`."""
-    return jax.process_index(), jax.process_count()
 
 
 class EpochPermutations:
@@ -101,8 +95,11 @@ def train_iterator(
       batch_size: examples per batch on this process (the remainder of the stream is dropped).
       seed: shuffle seed.
       num_epochs: passes over the data (None: forever).
-      shard_index, shard_count: this process's shard (see `process_shard`).
-      worker_count: grain worker processes (0: read in the main process).
+      shard_index, shard_count: this process's shard, e.g. `jax.process_index()`,
+        `jax.process_count()`.
+      worker_count: grain worker processes (0: read in the main process). grain reads its absl
+        flags when it starts them, so the program must have parsed its flags: an absl app has
+        (`experiments/*`); elsewhere call `absl.flags.FLAGS.mark_as_parsed()` first.
       prefetch: batches each reader keeps ready ahead of the consumer (0: read on demand).
 
     Returns:
@@ -139,9 +136,6 @@ def train_iterator(
     options = grain.ReadOptions(num_threads=threads, prefetch_buffer_size=prefetch)
     dataset = batches.to_iter_dataset(options)
     if worker_count > 0:
-        if not flags.FLAGS.is_parsed():
-            # grain's worker start-up reads its absl flags; outside an absl app take the defaults.
-            flags.FLAGS.mark_as_parsed()
         dataset = dataset.mp_prefetch(
             grain.MultiprocessingOptions(
                 num_workers=worker_count, per_worker_buffer_size=max(prefetch // worker_count, 1)

@@ -14,6 +14,8 @@ from PIL import Image
 # Datasets whose decoded splits together fit in this many bytes are cached in memory; larger ones
 # are streamed from their ArrayRecord files (MNIST: 55 MB, CIFAR: 184 MB, Imagenette@256: 2.5 GB).
 CACHE_LIMIT_BYTES = 1 << 30
+# The spec option of names (tfds, embedded) whose images `SquareSource` squares on the host.
+SQUARE_OPTIONS = {"size": int}
 
 
 class ArraySource:

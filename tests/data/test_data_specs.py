@@ -70,7 +70,10 @@ def test_missing_tfds_dataset_says_where_and_how(tmp_path):
         ("no_such_dataset_xyz", "unknown dataset 'no_such_dataset_xyz'; accepted are .*mnist5k"),
         ("zip:/data", "unknown dataset kind 'zip'"),
         ("idx:", "names no directory"),
-        ("idx:/d?size=3", "unknown option 'size'.*accept classes, num_classes, per_class, repeat"),
+        (
+            "idx:/d?size=3",
+            "unknown option 'size'; accepted are classes, names, num_classes, per_class, repeat",
+        ),
         ("folder:/d?test_fraction=half", "test_fraction='half'.*must be a float"),
         ("", "non-empty string"),
     ],

@@ -5,6 +5,7 @@ import itertools
 import grain.checkpoint as grain_checkpoint
 import numpy as np
 import pytest
+from absl import flags
 from etils import epath
 
 from cnnjax.data.loader import DevicePrefetch, eval_batches, train_iterator
@@ -44,7 +45,18 @@ def test_resumed_iterator_sees_the_uninterrupted_batches(source):
     assert _labels(resumed, 13) == uninterrupted[7:]
 
 
-def test_worker_processes_give_the_same_batches_and_resume_exactly():
+@pytest.fixture
+def absl_flags_parsed():
+    """grain reads absl flags when it starts workers: parsed as in an absl app, then restored."""
+    parsed = flags.FLAGS.is_parsed()
+    if not parsed:
+        flags.FLAGS.mark_as_parsed()
+    yield
+    if not parsed:
+        flags.FLAGS.unparse_flags()
+
+
+def test_worker_processes_give_the_same_batches_and_resume_exactly(absl_flags_parsed):
     source = _array_source(40)
     uninterrupted = _labels(train_iterator(source, batch_size=4, seed=1), 12)  # main process
     first = train_iterator(source, batch_size=4, seed=1, worker_count=1)

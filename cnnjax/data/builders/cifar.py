@@ -11,8 +11,11 @@ import os
 
 import numpy as np
 
+from cnnjax import choices
+from cnnjax.data.builders import local
 from cnnjax.data.builders.local import LocalBuilder
 from cnnjax.data.builders.safe_pickle import load_restricted
+from cnnjax.data.registry import Entry, register
 
 LAYOUTS = {
     10: {
@@ -57,8 +60,7 @@ class CifarFiles(LocalBuilder, skip_registration=True):
     KIND = "cifar"
 
     def __init__(self, *, label: str = "fine", **kwargs):
-        if label not in ("fine", "coarse"):
-            raise ValueError(f"label must be 'fine' or 'coarse', got {label!r}")
+        choices.check("cifar label", label, ("fine", "coarse"))
         self.label = label
         super().__init__(options={"label": label}, **kwargs)
 
@@ -115,3 +117,14 @@ class CifarFiles(LocalBuilder, skip_registration=True):
                     )
 
         return {split: pairs(split, files) for split, files in self.split_files.items()}
+
+
+register(
+    Entry(
+        "cifar",
+        "local",
+        CifarFiles,
+        options={"label": str, **local.OPTIONS},
+        raw_of=("cifar10", "cifar100"),
+    )
+)

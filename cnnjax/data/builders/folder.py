@@ -16,8 +16,10 @@ import numpy as np
 from absl import logging
 from PIL import Image
 
+from cnnjax.data.builders import local
 from cnnjax.data.builders.encoding import stratified_test_mask
 from cnnjax.data.builders.local import BadExample, LocalBuilder
+from cnnjax.data.registry import Entry, register
 
 IMAGE_EXTENSIONS = (
     ".png",
@@ -198,3 +200,13 @@ class ImageFolder(LocalBuilder, skip_registration=True):
                 yield key, lambda path=path, label=label: self._load(path, label)
 
         return {split: pairs(files) for split, files in self.files.items()}
+
+
+register(
+    Entry(
+        "folder",
+        "local",
+        ImageFolder,
+        options={"test_fraction": float, "size": int, **local.OPTIONS},
+    )
+)

@@ -7,18 +7,38 @@ the rest (the usual MNIST tuning split is the last 10,000 of the 60,000 training
 al. 1998 §III-A). File format (LeCun et
 al., http://yann.lecun.com/exdb/mnist/): a big-endian int32 magic 0x0803 (images, 3 dims) or
 0x0801 (labels, 1 dim), then one int32 per dimension, then the uint8 data in row-major order.
+
+Class names are '0', '1', ... unless the option `names=fashion` gives Fashion-MNIST's (Xiao et al.
+2017, arXiv:1708.07747, github.com/zalandoresearch/fashion-mnist). The official Fashion-MNIST
+files are recognised without it: they are named exactly like MNIST's, so the training labels are
+(their SHA-256, `KNOWN_TRAIN_LABELS`; gzip-independent, unlike a checksum of the .gz files).
 """
 
 import gzip
+import hashlib
 import os
 import re
 
 import numpy as np
 
+from cnnjax import choices
+from cnnjax.data.builders import local
 from cnnjax.data.builders.local import LocalBuilder
+from cnnjax.data.registry import Entry, register
 
 IMAGES_MAGIC, LABELS_MAGIC = 0x00000803, 0x00000801
 _PATTERN = re.compile(r"^(?P<prefix>.*)-images[-.]idx3-ubyte(?P<gz>\.gz)?$")
+# Values of the `names=` option: the class names of a known dataset, label 0 first.
+CLASS_NAMES = {
+    "fashion": (
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ),
+}  # fmt: skip
+# SHA-256 of the label bytes (after the header) of official training sets → their `names=` value.
+KNOWN_TRAIN_LABELS = {
+    "657fbd221bfc9f4198cc14b5619cc33ec57c58dd0e47af4d99d6650759e869a7": "fashion",  # 60,000
+}
 
 
 def _open(path: str):
@@ -100,10 +120,18 @@ def _missing(directory: str, detail: str) -> str:
     )
 
 
+def recognise(labels: np.ndarray) -> str | None:
+    """The `names=` value of an official training set with these (N,) uint8 labels, or None."""
+    return KNOWN_TRAIN_LABELS.get(
+        hashlib.sha256(np.asarray(labels, np.uint8).tobytes()).hexdigest()
+    )
+
+
 class IdxDataset(LocalBuilder, skip_registration=True):
     """MNIST-format IDX pairs; options: `num_classes` (default: largest label + 1), `transpose`
     (EMNIST stores images column-major), `validation` (the last N training examples become the
-    `validation` split; 0: none)."""
+    `validation` split; 0: none), `names` (a key of `CLASS_NAMES`; default: recognised from the
+    training labels, else '0', '1', ...)."""
 
     KIND = "idx"
 
@@ -113,11 +141,20 @@ class IdxDataset(LocalBuilder, skip_registration=True):
         num_classes: int | None = None,
         transpose: bool = False,
         validation: int = 0,
+        names: str | None = None,
+        source: str = "",
         **kwargs,
     ):
+        if names is not None:
+            choices.check("idx class names", names, sorted(CLASS_NAMES))
+        else:  # before preparing: the names key the prepared data (see `prepare.local_data_dir`)
+            names = recognise(read_idx(find_idx_pairs(source)["train"][1], LABELS_MAGIC))
         self.num_classes, self.transpose, self.validation = num_classes, transpose, validation
+        self.names = names
         options = {"num_classes": num_classes, "transpose": transpose, "validation": validation}
-        super().__init__(options=options, **kwargs)
+        if names is not None:  # absent otherwise, so data prepared before names existed is reused
+            options["names"] = names
+        super().__init__(source=source, options=options, **kwargs)
 
     def scan(self) -> None:
         self.pairs = find_idx_pairs(self.source)
@@ -142,7 +179,19 @@ class IdxDataset(LocalBuilder, skip_registration=True):
             )
         self.image_shape = (*sizes.pop(), 1)
         largest = max(int(labels.max(initial=0)) for labels in self.labels.values())
-        self.class_names = tuple(str(i) for i in range(self.num_classes or largest + 1))
+        if self.names is None:
+            self.class_names = tuple(str(i) for i in range(self.num_classes or largest + 1))
+            return
+        self.class_names = CLASS_NAMES[self.names]
+        if largest >= len(self.class_names) or self.num_classes not in (
+            None,
+            len(self.class_names),
+        ):
+            raise ValueError(
+                f"names={self.names} gives {len(self.class_names)} class names but {self.source} "
+                f"has labels up to {largest} (num_classes={self.num_classes}); drop names= or "
+                f"num_classes="
+            )
 
     def source_files(self) -> list[str]:
         return [p for pair in self.pairs.values() for p in pair]
@@ -162,3 +211,20 @@ class IdxDataset(LocalBuilder, skip_registration=True):
             splits["train"] = pairs("train", 0, cut)
             splits["validation"] = pairs("train", cut, None)
         return splits
+
+
+register(
+    Entry(
+        "idx",
+        "local",
+        IdxDataset,
+        options={
+            "num_classes": int,
+            "transpose": bool,
+            "validation": int,
+            "names": str,
+            **local.OPTIONS,
+        },
+        raw_of=("mnist", "fashion_mnist", "kmnist", "emnist"),
+    )
+)

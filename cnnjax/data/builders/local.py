@@ -21,6 +21,8 @@ from cnnjax.data.builders.encoding import png_bytes
 from cnnjax.data.builders.prepare import local_data_dir
 
 Example = tuple[np.ndarray, int]
+# Spec options of every local kind (`LocalBuilder.__init__`); each kind adds its own.
+OPTIONS = {"skip_bad": bool}
 
 
 class BadExample(ValueError):

