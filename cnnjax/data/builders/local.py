@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging
+from etils import epath
 
 from cnnjax.data.builders.encoding import png_bytes
 from cnnjax.data.builders.prepare import local_data_dir
@@ -58,6 +59,9 @@ class LocalBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     TRAIN_SPLIT = "train"
 
     KIND = "local"
+    # Where tfds looks for README/CITATIONS files (none): this package, also for subclasses
+    # defined elsewhere, e.g. a builder registered from a script, whose module is no package.
+    pkg_dir_path = epath.Path(os.path.dirname(os.path.abspath(__file__)))
 
     def __init__(
         self,
