@@ -99,7 +99,7 @@ def train_iterator(
         `jax.process_count()`.
       worker_count: grain worker processes (0: read in the main process). grain reads its absl
         flags when it starts them, so the program must have parsed its flags: an absl app has
-        (`experiments/*`); elsewhere call `absl.flags.FLAGS.mark_as_parsed()` first.
+        (`experiments/*`); elsewhere mark absl's flags parsed first (the library never does).
       prefetch: batches each reader keeps ready ahead of the consumer (0: read on demand).
 
     Returns:
