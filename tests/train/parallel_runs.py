@@ -193,10 +193,10 @@ class Runs:
             sys.executable,
             "-m",
             "experiments.train",
-            f"--config.coordinator_address={self.unreachable_address}",
-            "--config.num_processes=2",
-            "--config.process_id=1",
-            "--config.initialization_timeout=3",
+            f"--config.multihost.coordinator_address={self.unreachable_address}",
+            "--config.multihost.num_processes=2",
+            "--config.multihost.process_id=1",
+            "--config.multihost.initialization_timeout=3",
             f"--workdir={d('unreachable')}",
         ]
         self.jobs["unreachable"] = [

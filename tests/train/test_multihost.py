@@ -232,10 +232,10 @@ def test_killing_process_1_ends_process_0_with_one_message_within_the_timeout(tm
         f"--workdir={tmp_path / 'run'}",
         "--config.batch_size=32",
         "--config.num_steps=100000",  # runs until the kill
-        "--config.log_every_steps=5",
-        "--config.progress_bar=False",
-        "--config.write_pictures=False",
-        f"--config.peer_timeout={timeout}",
+        "--config.log.every_steps=5",
+        "--config.log.progress_bar=False",
+        "--config.log.write_pictures=False",
+        f"--config.multihost.peer_timeout={timeout}",
     ]
     procs = []
     for i in range(2):

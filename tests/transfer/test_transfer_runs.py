@@ -116,7 +116,7 @@ def test_the_command_line_transfers_from_a_quickstart_workdir(lenet_source, tmp_
             f"--config.transfer.mode={mode}",
             f"--config.transfer.init_from={lenet_source}",
             "--config.dataset=mnist5k?classes=5-9&per_class=10",
-            "--config.num_steps=4", "--config.batch_size=10", "--config.progress_bar=False",
+            "--config.num_steps=4", "--config.batch_size=10", "--config.log.progress_bar=False",
             f"--workdir={tmp_path}",
         ],
         capture_output=True, text=True, env=env, timeout=300, check=False,
