@@ -52,7 +52,7 @@ def test_finetune_all_moves_the_backbone_less_than_the_head(lenet_source, tmp_pa
         dataset=TARGET,
         batch_size=10,
         optimizer="sgd",
-        schedule="constant",
+        schedule={"name": "constant"},
         learning_rate=0.05,
         transfer=dict(mode="finetune_all", init_from=lenet_source, backbone_lr=0.0),
     )
@@ -70,8 +70,8 @@ def test_finetune_resumes_after_a_stop_exactly(lenet_source, tmp_path):
             dataset=TARGET,
             batch_size=10,
             num_steps=steps,
-            schedule="constant",
-            checkpoint_every_steps=2,
+            schedule={"name": "constant"},
+            checkpoint={"every_steps": 2},
             transfer=dict(mode="finetune_top", init_from=init_from),
         )
 
