@@ -16,9 +16,8 @@ from typing import Any
 import ml_collections
 
 from cnnjax import choices, models
-from cnnjax.data import augment  # noqa: F401  (registers the augmentation ops)
 from cnnjax.data import preprocess
-from cnnjax.data.augment.registry import parse_spec
+from cnnjax.data.augment.registry import parse_spec  # its package registers the ops
 from cnnjax.train import numbers, optim, parallel, precision, steps
 from cnnjax.train.numbers import AT_LEAST_ONE, NON_NEGATIVE, OPEN_UNIT, POSITIVE, UNIT
 from cnnjax.transfer import setup as transfer_setup
@@ -299,4 +298,14 @@ def validate(config: ml_collections.ConfigDict) -> None:
     transfer_setup.check(transfer_setup.Options(**config.transfer), config.augment)
 
 
-__all__ = ["BEST_METRICS", "BEST_MODES", "RENAMED", "SCHEMA", "Key", "get_base_config", "lookup", "validate"]
+__all__ = [
+    "BEST_METRICS",
+    "BEST_MODES",
+    "FREE",
+    "RENAMED",
+    "SCHEMA",
+    "Key",
+    "get_base_config",
+    "lookup",
+    "validate",
+]

@@ -1,12 +1,12 @@
 """`train_and_evaluate(config, workdir)`: the training loop (flax `examples/imagenet` style).
 
-Validate the whole config (`config.validate`) → build data, model, engine → resume from the newest readable checkpoint
-(state and data position) → train, logging at intervals (the only host syncs), evaluating and
-checkpointing at each epoch end (and every `checkpoint.every_steps` / `checkpoint.every_minutes`)
-→ pictures → the final line `test_accuracy=<value>`. Re-running the same command on the same
-workdir continues it. Faults a cluster produces end the run cleanly and resumably: SIGTERM /
-SIGINT save at the step reached (`preemption`), a failed save stops the run at the next step
-(`checkpoint.CheckpointSaveError`), a lost process ends the others (`peers`).
+Validate the whole config (`config.validate`) → build data, model, engine → resume from the newest
+readable checkpoint (state and data position) → train, logging at intervals (the only host syncs),
+evaluating and checkpointing at each epoch end (and every `checkpoint.every_steps` /
+`checkpoint.every_minutes`) → pictures → the final line `test_accuracy=<value>`. Re-running the same
+command on the same workdir continues it. Faults a cluster produces end the run cleanly and
+resumably: SIGTERM / SIGINT save at the step reached (`preemption`), a failed save stops the run at
+the next step (`checkpoint.CheckpointSaveError`), a lost process ends the others (`peers`).
 """
 
 import contextlib
@@ -22,7 +22,6 @@ import numpy as np
 from cnnjax import data, transfer
 from cnnjax.train import (
     checkpoint,
-    config as config_lib,
     distributed,
     evaluation,
     experiment,
@@ -34,6 +33,7 @@ from cnnjax.train import (
     run_identity,
     writers,
 )
+from cnnjax.train import config as config_lib
 from cnnjax.train.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -198,9 +198,7 @@ class _Loop:
             log.warning("skipped %d non-finite step(s): %s", len(bad), bad[:10])
         good = [m for m in fetched if float(m["nonfinite"]) == 0] or fetched
         mean = {k: float(np.mean([float(m[k]) for m in good])) for k in good[0]}
-        mean["learning_rate"] = self.exp.learning_rate(
-            step - 1, self.config.optim.accumulate_steps
-        )
+        mean["learning_rate"] = self.exp.learning_rate(step - 1, self.config.optim.accumulate_steps)
         mean["images_per_second"] = len(fetched) * self.config.batch_size / max(seconds, 1e-9)
         mean["skipped_steps"] = self.skipped
         self.writer.write(step, "train", mean)

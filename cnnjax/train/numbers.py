@@ -59,8 +59,8 @@ def check_warmup(warmup_epochs: float, steps_per_epoch: int, total_steps: int) -
     """Raises a ValueError when the warm-up is not shorter than training (counted in steps)."""
     if warmup_epochs > 0 and warmup_epochs * steps_per_epoch >= total_steps:
         raise ValueError(
-            f"schedule.warmup_epochs={warmup_epochs} ({warmup_epochs * steps_per_epoch:g} steps) must be "
-            f"shorter than training ({total_steps} steps)"
+            f"schedule.warmup_epochs={warmup_epochs} ({warmup_epochs * steps_per_epoch:g} steps) "
+            f"must be shorter than training ({total_steps} steps)"
         )
 
 

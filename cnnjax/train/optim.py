@@ -73,8 +73,7 @@ def build_schedule(
     elif name == "piecewise":
         unit = updates_per_epoch if boundaries_unit == "epochs" else 1
         steps = {
-            int(round(b * unit)) - warmup: float(s)
-            for b, s in zip(boundaries, scales, strict=True)
+            int(round(b * unit)) - warmup: float(s) for b, s in zip(boundaries, scales, strict=True)
         }
         main = optax.piecewise_constant_schedule(lr, steps)
     elif name == "cosine":
@@ -136,9 +135,7 @@ def build_optimizer(
     elif name == "adamw":
         opt = optax.adamw(schedule, b1=b1, b2=b2, eps=eps, weight_decay=wd, mask=decay_mask)
     elif name == "rmsprop":
-        opt = optax.rmsprop(
-            schedule, decay=rmsprop_decay, eps=eps, momentum=momentum or None
-        )
+        opt = optax.rmsprop(schedule, decay=rmsprop_decay, eps=eps, momentum=momentum or None)
     else:
         opt = optax.lamb(schedule, b1=b1, b2=b2, eps=eps, weight_decay=wd, mask=decay_mask)
     parts = []

@@ -1,4 +1,4 @@
-"""The `transfer` options → what the training engine swaps in: weights, frozen groups, rates, features.
+"""The `transfer` options → what the engine swaps in: weights, frozen groups, rates, features.
 
 The survey's three cases (docs/training.md, "Transfer learning"):
   - `bottleneck` (case 1): a layer's activations of the frozen source network are extracted
@@ -266,9 +266,7 @@ def build(
     if t.mode == "bottleneck":
         fresh = _variables(jax.jit(_init(model, input_shape, seed))())
         variables = restore.apply_restore(fresh, source.variables, report)
-        features = _features(
-            t, data_dir, dataset, model, variables, input_shape, prep, source, log
-        )
+        features = _features(t, data_dir, dataset, model, variables, input_shape, prep, source, log)
         head_model = bottleneck.FeatureHead(num_classes=dataset.num_classes, hidden=t.hidden)
         return Setup(
             dataset=features,

@@ -69,7 +69,8 @@ def test_model_kwargs_is_free_and_a_missing_or_flattened_group_is_named():
     with pytest.raises(ValueError, match=r"config key 'checkpoint.keep' is missing"):
         config_lib.validate(config)
     # A config not built on the schema may hold a value where a group belongs.
-    flat = ml_collections.ConfigDict({**config_lib.get_base_config().to_dict(), "schedule": "cosine"})
+    flat = config_lib.get_base_config().to_dict()
+    flat = ml_collections.ConfigDict({**flat, "schedule": "cosine"})
     with pytest.raises(ValueError, match=r"'schedule' is a group, got 'cosine' \(set schedule.na"):
         config_lib.validate(flat)
 
