@@ -23,7 +23,6 @@ output layer is 10 Euclidean RBF units with fixed 7x12-bitmap centres and a MAP-
 a trainable dense layer and softmax cross-entropy. Tuning split: the last 10,000 of the 60,000
 training digits, trained on the first 50,000 (the paper trains on all 60,000):
 
-
     python -m experiments.train --config=experiments/configs/lenet5_mnist.py \
         --config.dataset='idx:<dir>?validation=10000' --workdir=runs/lenet5_mnist
 
