@@ -21,8 +21,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from cnnjax import data
+from cnnjax import data, models
 from cnnjax.data.subset import without_per_class
+from cnnjax.pretrained import PRETRAINED, make_preprocess
 from cnnjax.transfer import bottleneck, freeze, restore
 from cnnjax.transfer.source import Source, load_source, pretrained_names
 
@@ -298,9 +299,6 @@ def _pretrained_target(input_size: int | None, source: Source, dataset):
     The input side is `input_size` if given, else the network's (224); grey images
     are repeated to RGB and resized whole (no centre crop), then normalised as in training.
     """
-    from cnnjax import models
-    from cnnjax.pretrained import PRETRAINED, make_preprocess
-
     mean, std = PRETRAINED[source.name][5:7]
     size = input_size or models.get_model_spec(source.name).input_shape[0]
     rgb = make_preprocess(size, mean, std, crop_fraction=1.0)
