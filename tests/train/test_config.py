@@ -6,6 +6,8 @@ import ast
 import importlib
 import os
 import pathlib
+import subprocess
+import sys
 
 import ml_collections
 import pytest
@@ -131,3 +133,21 @@ def test_docs_describe_every_key():
     text = (ROOT / "docs" / "training.md").read_text()
     missing = [path for path in leaves(config_lib.SCHEMA) if f"`{path}`" not in text]
     assert missing == []
+
+
+def test_validation_starts_no_jax_backend():
+    """`train_and_evaluate` validates before `jax.distributed.initialize`, which must come before
+    any backend exists: the whole door (names, numbers, augmentation ops) stays off JAX."""
+    code = (
+        "from jax._src import xla_bridge\n"
+        "from cnnjax.train import config\n"
+        "c = config.get_base_config()\n"
+        "c.augment = 'pad_crop(4)|flip_lr|rotate(10)|inception_crop|mixup(0.2)|pca_lighting'\n"
+        "config.validate(c)\n"
+        "assert not xla_bridge.backends_are_initialized()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
