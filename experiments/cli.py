@@ -20,6 +20,7 @@ from absl import app
 from ml_collections import config_flags
 
 from cnnjax.train import NonFiniteLossError
+from cnnjax.train import config as config_lib
 from cnnjax.train.lock import WorkdirLockedError
 from cnnjax.train.preemption import Preempted
 
@@ -71,12 +72,36 @@ def exit_with(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def check_overrides(name: str, argv: list[str]) -> None:
+    """Exits with one line when a `--<name>.<key>=...` flag names no config key.
+
+    Checked against the library's schema (`cnnjax.train.config.lookup`) before ml_collections
+    applies anything, so a misspelled key at any depth gets a suggestion and an old flat name
+    its new one, whether the config is the default or `--<name>=<file>`.
+    """
+    prefix = f"--{name}."
+    for arg in argv[1:]:
+        if not arg.startswith(prefix):
+            continue
+        path = arg[len(prefix) :].split("=", 1)[0]
+        try:
+            if isinstance(config_lib.lookup(path), dict):
+                raise ValueError(f"config key {path!r} is a group; set one of its keys")
+        except ValueError as e:
+            if debug_requested(argv):
+                raise
+            exit_with(f"ValueError: bad --{name} flag {arg}: {e}", EXIT_USER_ERROR)
+
+
 def define_config(name: str, default: str, help_string: str, **kwargs):
     """`config_flags.DEFINE_config_file`, with a bad `--config.<key>` override as one line.
 
-    ml_collections applies the overrides while defining the flag, so a misspelled key raises
-    three chained tracebacks of its internals at import time; here it is one line and exit 1.
+    Keys are checked first (`check_overrides`); what ml_collections still refuses (a key inside
+    `model_kwargs` the config does not set, a value it cannot parse) raises three chained
+    tracebacks of its internals at import time; here it is one line and exit 1.
     """
+    argv = kwargs.get("sys_argv") or sys.argv
+    check_overrides(name, argv)
     try:
         return config_flags.DEFINE_config_file(name, default, help_string, **kwargs)
     except (AttributeError, KeyError, ValueError, TypeError, OSError) as e:
@@ -86,7 +111,6 @@ def define_config(name: str, default: str, help_string: str, **kwargs):
         text = next((t for t in texts if "Did you mean" in t), texts[0])
         key, _, hint = text.strip("'\"").partition("\n")
         key = key.strip("'\"")
-        argv = kwargs.get("sys_argv") or sys.argv
         bad = [a for a in argv[1:] if a.startswith(f"--{name}") and key in a]
         exit_with(
             f"ValueError: bad --{name} flag {bad[0] if bad else ''}: {key!r} "
@@ -126,4 +150,4 @@ def run(main: Callable[[list[str]], None]) -> None:
         exit_with(describe(e), EXIT_USER_ERROR)
 
 
-__all__ = ["debug_requested", "define_config", "describe", "run"]
+__all__ = ["check_overrides", "debug_requested", "define_config", "describe", "run"]

@@ -15,6 +15,7 @@ import jax
 import numpy as np
 from absl import flags, logging
 
+from cnnjax.train import config as config_lib
 from cnnjax.train import distributed, evaluation, experiment, restore
 from experiments import cli
 
@@ -35,9 +36,9 @@ def evaluate_checkpoint(config, workdir: str, step: int = -1, split: str = "") -
       `evaluation.evaluate`'s metrics plus `step`, `split` and `class_names`; also written
       to `<workdir>/eval/`.
     """
-    distributed.initialize(config)  # multi-host: must precede every other JAX call
+    config_lib.validate(config)  # every key, name and number; JAX is not started yet
+    distributed.initialize(**config.multihost)  # multi-host: must precede every other JAX call
     devices = jax.devices()
-    experiment.validate(config, devices)
     exp = experiment.build(config, devices)
     split = split or exp.eval_split
     if split not in exp.dataset.splits:
@@ -46,7 +47,7 @@ def evaluate_checkpoint(config, workdir: str, step: int = -1, split: str = "") -
             f"{', '.join(exp.dataset.splits)}"
         )
     state, step, engine = restore.restore_step(config, exp, workdir, step, devices)
-    batch = experiment.eval_batch_size(config, devices)
+    batch = experiment.eval_batch_size(config.eval.batch_size, devices)
     metrics = evaluation.evaluate(
         engine, engine.place_state(state), exp.dataset.splits[split], batch
     )

@@ -92,7 +92,7 @@ def build(name: str, batch_size: int):
     tx = optax.sgd(0.01, momentum=0.9)
     init_fn = functools.partial(create_train_state, model, input_shape, tx, jax.random.key(0))
     config = ml_collections.ConfigDict(
-        {"parallel": "jit", "shard_params": False, "shard_min_size": 2**18}
+        {"parallel": "jit", "shard": {"params": False, "min_size": 2**18}}
     )
     engine = parallel.make_engine(
         config,

@@ -52,19 +52,19 @@ def _config(dataset: str, steps: int, batch: int, **transfer):
         num_steps=steps,
         batch_size=batch,
         learning_rate=_LR.value,
-        log_every_steps=max(steps // 10, 1),
-        progress_bar=False,
     )
+    config.log.update(every_steps=max(steps // 10, 1), progress_bar=False)
     config.transfer.update(transfer)
     if transfer.get("mode") and _SOURCE.value and _INPUT_SIZE.value:
-        config.input_shape = (_INPUT_SIZE.value, _INPUT_SIZE.value, 3)
+        config.data.input_shape = (_INPUT_SIZE.value, _INPUT_SIZE.value, 3)
     return config
 
 
 def _pretrain(workdir: str) -> str:
     """LeNet-5 on digits 0-4 with the quick-start recipe (15 epochs)."""
     config = quickstart.get_config()
-    config.update(dataset="mnist5k?classes=0-4", progress_bar=False)
+    config.dataset = "mnist5k?classes=0-4"
+    config.log.progress_bar = False
     result = train_and_evaluate(config, workdir)
     print(f"pre-trained on digits 0-4: accuracy {result['accuracy']:.4f}", flush=True)
     return workdir

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnnjax.train import config as config_lib
 from cnnjax.train import experiment, restore
 
 
@@ -77,6 +78,7 @@ def from_run(
     Raises:
       ValueError: no checkpoint, a step that was not saved, or an index outside the split.
     """
+    config_lib.validate(config)
     exp = experiment.build(config, jax.devices()[:1])
     split = exp.dataset.splits[exp.eval_split]
     indices = [int(i) for i in image.split(",")] if image else list(range(min(count, len(split))))

@@ -116,10 +116,6 @@ class Checkpointer:
         async_save: bool = True,
         identity: dict | None = None,
     ):
-        if best_mode not in ("max", "min"):
-            raise ValueError(f"unknown best_mode {best_mode!r}; accepted are max, min")
-        if keep < 1:
-            raise ValueError(f"keep_checkpoints must be >= 1, got {keep}")
         kept = [policies.LatestN(keep)]
         if keep_best > 0:
             sign = 1.0 if best_mode == "max" else -1.0

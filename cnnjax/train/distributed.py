@@ -1,9 +1,10 @@
 """Multi-host runs on JAX's own distributed runtime (`jax.distributed`).
 
-`initialize(config)` must run before anything else touches JAX (`train_and_evaluate` calls it
-first). Where the three values come from, in order:
+`initialize(**config.multihost)` must run before anything else touches JAX (`train_and_evaluate`
+calls it first). Where the three values come from, in order:
 
-1. the config: `coordinator_address` ("host:port" of process 0), `num_processes`, `process_id`;
+1. the config group `multihost.*`: `coordinator_address` ("host:port" of process 0),
+   `num_processes`, `process_id`;
 2. the environment: `JAX_COORDINATOR_ADDRESS` (read by JAX itself), `JAX_NUM_PROCESSES`,
    `JAX_PROCESS_ID` (read here);
 3. a cluster manager JAX auto-detects (jax 0.10, `jax/_src/clusters`): SLURM inside an `srun`
@@ -29,7 +30,6 @@ import time
 from collections.abc import Mapping
 
 import jax
-import ml_collections
 
 log = logging.getLogger(__name__)
 
@@ -103,21 +103,31 @@ def split_address(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def resolve(config: ml_collections.ConfigDict, environ: Mapping[str, str] | None = None):
+def resolve(
+    environ: Mapping[str, str] | None = None,
+    *,
+    coordinator_address: str = "",
+    num_processes: int = 0,
+    process_id: int = -1,
+    initialization_timeout: int = 300,
+):
     """The `Settings` of this process from config, environment and cluster; None: single process.
+
+    Args:
+      environ: the environment (default `os.environ`).
+      coordinator_address, num_processes, process_id, initialization_timeout: the config group
+        `multihost.*` ("" / 0 / -1: unset, taken from the environment or the cluster).
 
     Raises:
       ValueError: a partial or inconsistent layout, naming what is missing or wrong.
     """
     environ = os.environ if environ is None else environ
-    address = config.coordinator_address or environ.get(ENV_ADDRESS, "").strip() or None
-    num = config.num_processes if config.num_processes != 0 else None  # 0: unset
+    address = coordinator_address or environ.get(ENV_ADDRESS, "").strip() or None
+    num = num_processes if num_processes != 0 else None  # 0: unset
     num = num if num is not None else _env_int(environ, ENV_NUM_PROCESSES)
-    pid = config.process_id if config.process_id != -1 else None  # -1: unset
+    pid = process_id if process_id != -1 else None  # -1: unset
     pid = pid if pid is not None else _env_int(environ, ENV_PROCESS_ID)
-    timeout = int(config.initialization_timeout)
-    if timeout <= 0:
-        raise ValueError(f"initialization_timeout must be > 0 seconds, got {timeout}")
+    timeout = int(initialization_timeout)
     if num is not None and num < 1:
         raise ValueError(f"num_processes must be >= 1, got {num}")
     if num == 1:
@@ -129,7 +139,7 @@ def resolve(config: ml_collections.ConfigDict, environ: Mapping[str, str] | None
         split_address(address)
     if cluster is None:
         missing = [
-            f"{key} (--config.{key} or ${env})"
+            f"{key} (--config.multihost.{key} or ${env})"
             for key, env, value in (
                 ("coordinator_address", ENV_ADDRESS, address),
                 ("num_processes", ENV_NUM_PROCESSES, num),
@@ -172,7 +182,7 @@ def wait_for_coordinator(address: str, timeout: float) -> None:
         f"{timeout:g}s ({type(error).__name__}: {error}). Start process 0 with the same "
         f"coordinator_address and num_processes, check that {host}:{port} is reachable from "
         f"this host (address, port, firewall, *_proxy variables), or raise "
-        f"--config.initialization_timeout"
+        f"--config.multihost.initialization_timeout"
     )
 
 
@@ -206,15 +216,25 @@ def _backends_started() -> bool:
     return bool(getattr(xla_bridge, "backends_are_initialized", lambda: False)())
 
 
-def initialize(config: ml_collections.ConfigDict, environ: Mapping[str, str] | None = None) -> bool:
+def initialize(
+    environ: Mapping[str, str] | None = None,
+    *,
+    coordinator_address: str = "",
+    num_processes: int = 0,
+    process_id: int = -1,
+    initialization_timeout: int = 300,
+    peer_timeout: float = 60.0,
+) -> bool:
     """Joins the multi-process run described by config / environment / cluster, if any.
 
-    Idempotent: a second call in an initialised process does nothing.
+    Idempotent: a second call in an initialised process does nothing. Called as
+    `initialize(**config.multihost)` before anything else touches JAX.
 
     Args:
-      config: reads `coordinator_address`, `num_processes`, `process_id`,
-        `initialization_timeout`.
       environ: the environment (default `os.environ`).
+      coordinator_address, num_processes, process_id, initialization_timeout: see `resolve`.
+      peer_timeout: seconds after which cnnjax's own watch (`peers.PeerWatch`) counts a silent
+        process as lost; the runtime's heartbeat timeout is set well above it.
 
     Returns:
       True when this process is part of a multi-process run, False for a single process.
@@ -225,7 +245,13 @@ def initialize(config: ml_collections.ConfigDict, environ: Mapping[str, str] | N
       TimeoutError: the coordinator could not be reached within `initialization_timeout`.
       OSError: process 0 cannot bind the coordinator's port.
     """
-    settings = resolve(config, environ)
+    settings = resolve(
+        environ,
+        coordinator_address=coordinator_address,
+        num_processes=num_processes,
+        process_id=process_id,
+        initialization_timeout=initialization_timeout,
+    )
     if settings is None:
         return jax.distributed.is_initialized()
     if jax.distributed.is_initialized():
@@ -233,7 +259,7 @@ def initialize(config: ml_collections.ConfigDict, environ: Mapping[str, str] | N
     if _backends_started():
         raise RuntimeError(
             "a multi-process run must join jax.distributed before any other JAX call, but this "
-            "process already used JAX; call cnnjax.train.distributed.initialize(config) first"
+            "process already used JAX; call cnnjax.train.distributed.initialize(...) first"
         )
     if jax.config.jax_cpu_collectives_implementation != "mpi":
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
@@ -260,7 +286,7 @@ def initialize(config: ml_collections.ConfigDict, environ: Mapping[str, str] | N
         initialization_timeout=timeout,
         # The runtime aborts a process whose peer missed heartbeats for this long; cnnjax's own
         # watch (`peers.PeerWatch`, `peer_timeout`) must be the first to notice and exit cleanly.
-        heartbeat_timeout_seconds=max(100, int(2 * config.get("peer_timeout", 60)) + 10),
+        heartbeat_timeout_seconds=max(100, int(2 * peer_timeout) + 10),
     )
     return True
 

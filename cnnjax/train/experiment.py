@@ -1,12 +1,11 @@
-"""From a config to everything a run needs: validated settings, data, model, optimizer, steps.
+"""From a validated config to everything a run needs: data, model, optimizer, steps.
 
-`validate` checks the whole config at the door (one clear error per bad value, before anything
-is compiled); `build` loads the dataset and assembles the pure pieces the loop and the
+The one place that unpacks the config (`cnnjax.train.config`, checked by its `validate` at the
+door): `build` loads the dataset and hands plain values to the pure pieces the loop and the
 evaluator share.
 """
 
 import dataclasses
-import difflib
 import functools
 import os
 import tempfile
@@ -19,25 +18,8 @@ import ml_collections
 from cnnjax import data, models, transfer
 from cnnjax.data import augment as augment_lib
 from cnnjax.data import preprocess
-from cnnjax.train import numbers, optim, parallel, precision, steps
+from cnnjax.train import numbers, optim, parallel, precision, run_identity, steps
 from cnnjax.train.state import TrainState, create_train_state
-
-BEST_METRICS = ("accuracy", "top5_accuracy", "loss")
-
-
-def check_keys(config: ml_collections.ConfigDict) -> None:
-    """Raises a ValueError naming top-level keys the base config does not have (typos)."""
-    from experiments.configs.common import get_base_config
-
-    known = set(get_base_config().keys())
-    for key in config.keys():
-        if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(
-                f"unknown config key {key!r}{hint} (every key must exist in "
-                f"experiments/configs/common.py:get_base_config)"
-            )
 
 
 def check_workdir(workdir: str) -> None:
@@ -50,49 +32,28 @@ def check_workdir(workdir: str) -> None:
         raise ValueError(f"workdir {workdir!r} is not writable: {e.strerror or e}") from e
 
 
-def validate(config: ml_collections.ConfigDict, devices=None) -> None:
-    """Checks every name and number the engine reads; no dataset is loaded, nothing compiled."""
-    check_keys(config)
-    numbers.check_numbers(config)
-    models.get_model_spec(config.model)
-    optim.check_names(config)
-    precision.policy(config.dtype, config.loss_scale)
-    if config.nan_policy not in steps.NAN_POLICIES:
-        raise ValueError(
-            f"unknown nan_policy {config.nan_policy!r}; accepted are "
-            f"{', '.join(steps.NAN_POLICIES)}"
-        )
-    if config.parallel not in parallel.PARALLEL_MODES:
-        raise ValueError(
-            f"unknown parallel mode {config.parallel!r}; accepted are "
-            f"{', '.join(parallel.PARALLEL_MODES)}"
-        )
-    parallel.check_batch_size(config.batch_size, devices or jax.devices())
-    if not 0.0 <= config.ema_decay < 1.0:
-        raise ValueError(f"ema_decay must be in [0, 1), got {config.ema_decay}")
-    if config.num_steps <= 0 and config.num_epochs <= 0:
-        raise ValueError("set num_epochs > 0 or num_steps > 0")
-    if config.best_metric not in BEST_METRICS:
-        raise ValueError(
-            f"unknown best_metric {config.best_metric!r}; accepted are {', '.join(BEST_METRICS)}"
-        )
-    if config.best_mode not in ("max", "min"):
-        raise ValueError(f"unknown best_mode {config.best_mode!r}; accepted are max, min")
-    for key in ("log_every_steps", "eval_every_epochs", "keep_checkpoints"):
-        if config[key] < 1:
-            raise ValueError(f"{key} must be >= 1, got {config[key]}")
-    if config.checkpoint_every_steps < 0:
-        raise ValueError(
-            f"checkpoint_every_steps must be >= 0, got {config.checkpoint_every_steps}"
-        )
-    augment_lib.build(config.augment, 2)  # parses the spec: unknown ops raise here
-    transfer.check_config(config)  # config.transfer: cnnjax/transfer/setup.py
-
-
-def eval_batch_size(config: ml_collections.ConfigDict, devices) -> int:
-    """`config.eval_batch_size` rounded up to a multiple of the device count."""
+def eval_batch_size(batch_size: int, devices) -> int:
+    """`batch_size` (config `eval.batch_size`) rounded up to a multiple of the device count."""
     count = len(devices)
-    return -(-max(config.eval_batch_size, 1) // count) * count
+    return -(-max(batch_size, 1) // count) * count
+
+
+def transfer_options(config: ml_collections.ConfigDict) -> transfer.Options:
+    """The `transfer.*` group as `cnnjax.transfer.Options`."""
+    return transfer.Options(**config.transfer)
+
+
+def identity(config: ml_collections.ConfigDict, experiment, abstract_state) -> dict:
+    """What the run is (`run_identity.describe`): checked against every checkpoint it reads."""
+    return run_identity.describe(
+        model=config.model,
+        model_kwargs=config.model_kwargs,
+        num_classes=experiment.dataset.num_classes,
+        input_shape=experiment.input_shape,
+        dtype=config.dtype,
+        optimizer=config.optimizer,
+        params=abstract_state.params,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,24 +90,26 @@ class Experiment:
         return float(self.schedule(step // accumulate_steps))
 
 
-def resolve_input_shape(config, dataset, spec) -> tuple[int, int, int]:
-    """`config.input_shape`, else the dataset's shape if the model takes it, else the model's."""
-    if config.input_shape:
-        shape = tuple(int(d) for d in config.input_shape)
+def resolve_input_shape(model: str, requested, dataset, spec) -> tuple[int, int, int]:
+    """`requested` (config `data.input_shape`), else the dataset's shape if the model takes it,
+    else the model's registered one."""
+    if requested:
+        shape = tuple(int(d) for d in requested)
     elif None not in dataset.image_shape and min(dataset.image_shape[:2]) >= spec.min_input_size:
         shape = tuple(int(d) for d in dataset.image_shape)
     else:
         shape = spec.input_shape
-    models.check_input_shape(config.model, shape)
+    models.check_input_shape(model, shape)
     return shape
 
 
 def build(config: ml_collections.ConfigDict, devices=None) -> Experiment:
     """Loads the data and builds model, optimizer and steps from a validated config."""
     devices = devices or jax.devices()
-    dataset = data.load_dataset(config.dataset, config.data_dir or None)
-    train_split = config.train_split or dataset.train_split
-    eval_split = config.eval_split or dataset.eval_split
+    d = config.data
+    dataset = data.load_dataset(config.dataset, d.dir or None)
+    train_split = d.train_split or dataset.train_split
+    eval_split = d.eval_split or dataset.eval_split
     for split in (train_split, eval_split):
         if split not in dataset.splits:
             raise ValueError(
@@ -154,18 +117,26 @@ def build(config: ml_collections.ConfigDict, devices=None) -> Experiment:
                 f"{', '.join(dataset.splits)}"
             )
     spec = models.get_model_spec(config.model)
-    input_shape = resolve_input_shape(config, dataset, spec)
+    input_shape = resolve_input_shape(config.model, d.input_shape, dataset, spec)
     policy = precision.policy(config.dtype, config.loss_scale)
     kwargs = dict(config.model_kwargs)
     if policy.compute_dtype != jax.numpy.float32:
         kwargs.setdefault("dtype", policy.compute_dtype)
     model = models.create_model(config.model, num_classes=dataset.num_classes, **kwargs)
-    prep = preprocess.build(
-        dataset, input_shape, policy.compute_dtype, config.resize, tuple(config.input_range)
-    )
+    prep = preprocess.build(dataset, input_shape, policy.compute_dtype, d.resize, d.input_range)
     setup = None
-    if transfer.active(config):  # source weights, frozen groups, rates or bottleneck features
-        setup = transfer.build(config, dataset, model, input_shape, prep)
+    options = transfer_options(config)
+    if options.mode:  # source weights, frozen groups, rates or bottleneck features
+        setup = transfer.build(
+            options,
+            dataset,
+            model,
+            input_shape,
+            prep,
+            seed=config.seed,
+            data_dir=d.dir,
+            input_size=int(d.input_shape[0]) if d.input_shape else None,
+        )
         dataset, model, input_shape, prep = (
             setup.dataset,
             setup.model,
@@ -180,18 +151,36 @@ def build(config: ml_collections.ConfigDict, devices=None) -> Experiment:
             f"({len(dataset.splits[train_split])} examples)"
         )
     total_steps = config.num_steps if config.num_steps > 0 else config.num_epochs * steps_per_epoch
-    numbers.check_warmup(config.warmup_epochs, steps_per_epoch, total_steps)
-    k = config.accumulate_steps
-    schedule = optim.build_schedule(config, max(steps_per_epoch // k, 1), max(total_steps // k, 1))
-    tx = optim.build_optimizer(config, schedule, wrap=setup and setup.wrap_optimizer)
+    numbers.check_warmup(config.schedule.warmup_epochs, steps_per_epoch, total_steps)
+    o = config.optim
+    k = o.accumulate_steps
+    schedule = optim.build_schedule(
+        config.learning_rate,
+        max(steps_per_epoch // k, 1),
+        max(total_steps // k, 1),
+        **config.schedule,
+    )
+    tx = optim.build_optimizer(
+        config.optimizer,
+        schedule,
+        momentum=o.momentum,
+        beta1=o.beta1,
+        beta2=o.beta2,
+        eps=o.eps,
+        rmsprop_decay=o.rmsprop_decay,
+        weight_decay=o.weight_decay,
+        grad_clip_norm=o.grad_clip_norm,
+        accumulate_steps=k,
+        wrap=setup and setup.wrap_optimizer,
+    )
 
-    options = steps.StepOptions(
+    step_options = steps.StepOptions(
         num_classes=dataset.num_classes,
         preprocess=prep,
         augment=augment_lib.build(config.augment, dataset.num_classes) if config.augment else None,
         label_smoothing=config.label_smoothing,
         aux_loss_weight=float(getattr(model, "aux_loss_weight", 0.0)),
-        ema_decay=config.ema_decay,
+        ema_decay=o.ema_decay,
     )
     init_fn = functools.partial(
         create_train_state,
@@ -200,7 +189,7 @@ def build(config: ml_collections.ConfigDict, devices=None) -> Experiment:
         tx,
         jax.random.PRNGKey(config.seed),
         input_dtype=policy.compute_dtype,
-        use_ema=config.ema_decay > 0,
+        use_ema=o.ema_decay > 0,
         loss_scale=policy.loss_scale,
     )
     if setup is not None:
@@ -214,10 +203,10 @@ def build(config: ml_collections.ConfigDict, devices=None) -> Experiment:
         steps_per_epoch=steps_per_epoch,
         total_steps=total_steps,
         schedule=schedule,
-        options=options,
+        options=step_options,
         init_fn=init_fn,
-        train_fn=functools.partial(steps.train_step, options=options),
-        eval_fn=functools.partial(steps.eval_step, options=options),
+        train_fn=functools.partial(steps.train_step, options=step_options),
+        eval_fn=functools.partial(steps.eval_step, options=step_options),
     )
 
 
@@ -229,4 +218,13 @@ def make_engine(config, experiment: Experiment, devices=None) -> parallel.Engine
     )
 
 
-__all__ = ["Experiment", "build", "check_keys", "check_workdir", "make_engine", "validate"]
+__all__ = [
+    "Experiment",
+    "build",
+    "check_workdir",
+    "eval_batch_size",
+    "identity",
+    "make_engine",
+    "resolve_input_shape",
+    "transfer_options",
+]

@@ -1,12 +1,12 @@
 """`train_and_evaluate(config, workdir)`: the training loop (flax `examples/imagenet` style).
 
-Validate everything → build data, model, engine → resume from the newest readable checkpoint
-(state and data position) → train, logging at intervals (the only host syncs), evaluating and
-checkpointing at each epoch end (and every `checkpoint_every_steps` / `checkpoint_every_minutes`)
-→ pictures → the final line `test_accuracy=<value>`. Re-running the same command on the same
-workdir continues it. Faults a cluster produces end the run cleanly and resumably: SIGTERM /
-SIGINT save at the step reached (`preemption`), a failed save stops the run at the next step
-(`checkpoint.CheckpointSaveError`), a lost process ends the others (`peers`).
+Validate the whole config (`config.validate`) → build data, model, engine → resume from the newest
+readable checkpoint (state and data position) → train, logging at intervals (the only host syncs),
+evaluating and checkpointing at each epoch end (and every `checkpoint.every_steps` /
+`checkpoint.every_minutes`) → pictures → the final line `test_accuracy=<value>`. Re-running the same
+command on the same workdir continues it. Faults a cluster produces end the run cleanly and
+resumably: SIGTERM / SIGINT save at the step reached (`preemption`), a failed save stops the run at
+the next step (`checkpoint.CheckpointSaveError`), a lost process ends the others (`peers`).
 """
 
 import contextlib
@@ -26,12 +26,14 @@ from cnnjax.train import (
     evaluation,
     experiment,
     lock,
+    parallel,
     peers,
     pictures,
     preemption,
     run_identity,
     writers,
 )
+from cnnjax.train import config as config_lib
 from cnnjax.train.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains `config.model` on `config.dataset`, writing everything into `workdir`.
 
     Args:
-      config: a config built on `experiments/configs/common.py:get_base_config`.
+      config: a config built on `cnnjax.train.config.get_base_config()`.
       workdir: run directory: `checkpoints/`, `metrics.jsonl`, `tensorboard/`, `pictures/`.
 
     Returns:
@@ -62,11 +64,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       checkpoint.CheckpointSaveError: a checkpoint could not be written (disk full, ...).
       preemption.Preempted: SIGTERM / SIGINT; a checkpoint of the step reached was saved.
     """
-    distributed.initialize(config)  # multi-host: must precede every other JAX call
+    config_lib.validate(config)  # every key, name and number; JAX is not started yet
+    distributed.initialize(**config.multihost)  # multi-host: must precede every other JAX call
     devices = jax.devices()
-    experiment.validate(config, devices)
+    parallel.check_batch_size(config.batch_size, devices)
     experiment.check_workdir(workdir)
-    transfer.check_workdir(config, workdir)  # a transfer source is never the run's own workdir
+    # A transfer source is never the run's own workdir.
+    transfer.check_workdir(experiment.transfer_options(config), workdir)
     is_main = jax.process_index() == 0
     lock_path = lock.acquire(workdir) if is_main else None
     ckpt_dir = os.path.join(os.path.abspath(workdir), "checkpoints")
@@ -79,8 +83,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         with contextlib.ExitStack() as stack:
             if jax.process_count() > 1:
                 last_good = functools.partial(_last_good, ckpt_dir)
-                stack.enter_context(peers.PeerWatch(config.peer_timeout, last_good, release))
-            stop = stack.enter_context(preemption.StopSignals(release, config.peer_timeout))
+                stack.enter_context(
+                    peers.PeerWatch(config.multihost.peer_timeout, last_good, release)
+                )
+            stop = stack.enter_context(
+                preemption.StopSignals(release, config.multihost.peer_timeout)
+            )
             return _run(config, workdir, devices, is_main, stop)
     finally:
         release()
@@ -92,7 +100,7 @@ def _last_good(directory: str) -> str:
 
 
 def _train_iterator(config, exp, engine):
-    """This process's training batches, already placed on devices `prefetch_batches` ahead."""
+    """This process's training batches, placed on devices `data.prefetch_batches` ahead."""
     processes = jax.process_count()
     iterator = data.train_iterator(
         exp.dataset.splits[exp.train_split],
@@ -100,29 +108,30 @@ def _train_iterator(config, exp, engine):
         seed=config.seed,
         shard_index=jax.process_index(),
         shard_count=processes,
-        worker_count=config.worker_count,
+        worker_count=config.data.worker_count,
     )
     # The wrapper's checkpointed position is that of the first batch not yet handed out, so
     # batches in flight are read again after a resume, never skipped.
     return data.DevicePrefetch(
-        iterator, size=max(1, config.prefetch_batches), put=engine.shard_batch
+        iterator, size=max(1, config.data.prefetch_batches), put=engine.shard_batch
     )
 
 
 def _run(config, workdir: str, devices, is_main: bool, stop) -> dict:
     exp = experiment.build(config, devices)
     engine = experiment.make_engine(config, exp, devices)
-    eval_batch = experiment.eval_batch_size(config, devices)
+    eval_batch = experiment.eval_batch_size(config.eval.batch_size, devices)
     eval_source = exp.dataset.splits[exp.eval_split]
     abstract_state = jax.eval_shape(exp.init_fn)
+    c = config.checkpoint
     ckpt = checkpoint.Checkpointer(
         os.path.join(os.path.abspath(workdir), "checkpoints"),
-        keep=config.keep_checkpoints,
-        keep_best=config.keep_best_checkpoints,
-        best_metric=config.best_metric,
-        best_mode=config.best_mode,
-        async_save=config.async_checkpoints,
-        identity=run_identity.of_experiment(config, exp, abstract_state),
+        keep=c.keep,
+        keep_best=c.keep_best,
+        best_metric=c.best_metric,
+        best_mode=c.best_mode,
+        async_save=c.async_save,
+        identity=experiment.identity(config, exp, abstract_state),
     )
     writer = writers.MetricWriter(workdir, enabled=is_main)
     try:
@@ -139,7 +148,7 @@ def _run(config, workdir: str, devices, is_main: bool, stop) -> dict:
         loop = _Loop(config, exp, engine, ckpt, writer, iterator, is_main, stop)
         state, final = loop.run(state, start, eval_source, eval_batch)
         ckpt.wait()
-        if is_main and config.write_pictures:
+        if is_main and config.log.write_pictures:
             _pictures(workdir, writer.path, exp, engine, state, final, eval_source)
     finally:
         writer.close()
@@ -182,14 +191,14 @@ class _Loop:
             raise NonFiniteLossError(
                 f"non-finite loss or gradients at step {bad[0]}: the run stopped and saved "
                 f"nothing after it. {good}. Lower the learning rate, clip gradients "
-                f"(grad_clip_norm) or set nan_policy='skip'."
+                f"(optim.grad_clip_norm) or set nan_policy='skip'."
             )
         if bad:
             self.skipped += len(bad)
             log.warning("skipped %d non-finite step(s): %s", len(bad), bad[:10])
         good = [m for m in fetched if float(m["nonfinite"]) == 0] or fetched
         mean = {k: float(np.mean([float(m[k]) for m in good])) for k in good[0]}
-        mean["learning_rate"] = self.exp.learning_rate(step - 1, self.config.accumulate_steps)
+        mean["learning_rate"] = self.exp.learning_rate(step - 1, self.config.optim.accumulate_steps)
         mean["images_per_second"] = len(fetched) * self.config.batch_size / max(seconds, 1e-9)
         mean["skipped_steps"] = self.skipped
         self.writer.write(step, "train", mean)
@@ -202,9 +211,9 @@ class _Loop:
         self.last_save = time.monotonic()
 
     def time_to_save(self, step: int, logged: bool) -> bool:
-        """`checkpoint_every_minutes` has passed since the last save (process 0 decides, at log
+        """`checkpoint.every_minutes` has passed since the last save (process 0 decides, at log
         steps, for every process: clocks differ, the checkpoint step must not)."""
-        minutes = self.config.checkpoint_every_minutes
+        minutes = self.config.checkpoint.every_minutes
         if minutes <= 0:
             return False
         due = time.monotonic() - self.last_save >= 60 * minutes
@@ -231,7 +240,7 @@ class _Loop:
     def run(self, state, start: int, eval_source, eval_batch: int):
         config, exp = self.config, self.exp
         total, per_epoch = exp.total_steps, exp.steps_per_epoch
-        progress = Progress(total, start, self.is_main, config.progress_bar)
+        progress = Progress(total, start, self.is_main, config.log.progress_bar)
         final = None
         t0 = tick = time.time()
         step = start
@@ -243,17 +252,16 @@ class _Loop:
                 step += 1
                 self.ckpt.raise_if_failed(step=step)  # a failed async save stops the run here
                 epoch_end = step % per_epoch == 0 or step == total
-                logged = step % config.log_every_steps == 0
-                periodic = (
-                    config.checkpoint_every_steps > 0 and step % config.checkpoint_every_steps == 0
-                ) or self.time_to_save(step, logged)
+                logged = step % config.log.every_steps == 0
+                every = config.checkpoint.every_steps
+                periodic = (every > 0 and step % every == 0) or self.time_to_save(step, logged)
                 if logged or epoch_end or periodic:
                     self.flush(step, progress, time.time() - tick)
                     tick = time.time()
                 if epoch_end:
                     epoch = step // per_epoch
                     metrics = None
-                    if step == total or epoch % max(config.eval_every_epochs, 1) == 0:
+                    if step == total or epoch % config.eval.every_epochs == 0:
                         final = evaluation.evaluate(self.engine, state, eval_source, eval_batch)
                         self.writer.write(step, "eval", {**final, "epoch": step / per_epoch})
                         progress.write(

@@ -118,7 +118,7 @@ def make_jit_engine(
     """The `jax.jit` engine over a `data` mesh of `devices` (default: all devices).
 
     Args:
-      config: reads `shard_params` and `shard_min_size`.
+      config: reads `shard.params` and `shard.min_size`.
       train_fn: pure `fn(state, batch, rng, *, axis_name=None) -> (state, metrics)`.
       eval_fn: pure `fn(state, batch, *, axis_name=None) -> metrics`.
       abstract_state: `jax.eval_shape` of the state (shapes and dtypes, no values).
@@ -132,7 +132,7 @@ def make_jit_engine(
     replicated = NamedSharding(mesh, P())
     batch_sharding = NamedSharding(mesh, P(AXIS))
     state_sharding = state_shardings(
-        abstract_state, mesh, config.shard_params, config.shard_min_size
+        abstract_state, mesh, config.shard.params, config.shard.min_size
     )
 
     def train(state, batch):

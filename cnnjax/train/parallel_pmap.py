@@ -70,7 +70,7 @@ def make_pmap_engine(
     """The `jax.pmap` engine over `devices` (default: all devices of all processes).
 
     Args:
-      config: reads `batch_size` and `shard_params` (which must be False: parameters are
+      config: reads `batch_size` and `shard.params` (which must be False: parameters are
         replicated under `pmap`; use `parallel="jit"` to shard them).
       train_fn: pure `fn(state, batch, rng, *, axis_name=None) -> (state, metrics)`.
       eval_fn: pure `fn(state, batch, *, axis_name=None) -> summable metrics`.
@@ -83,7 +83,7 @@ def make_pmap_engine(
     Raises:
       ValueError: `shard_params` is set, or `batch_size` does not split over the devices.
     """
-    if config.shard_params:
+    if config.shard.params:
         raise ValueError(
             "shard_params=True needs parallel='jit' (the pmap engine replicates the whole "
             "state on every device); set parallel='jit' or shard_params=False"

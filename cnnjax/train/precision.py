@@ -29,18 +29,12 @@ def policy(dtype: str, loss_scale: str = "auto", initial_scale: float = 2.0**15)
     """The precision policy of config keys `dtype` and `loss_scale`.
 
     Args:
-      dtype: `float32`, `bfloat16` or `float16`.
+      dtype: `float32`, `bfloat16` or `float16` (checked at the door: `cnnjax.train.config`).
       loss_scale: `auto` (dynamic for float16 only), `dynamic` or `none`.
       initial_scale: the first loss scale when scaling.
 
     Returns:
       A `Policy`.
     """
-    if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; accepted are {', '.join(DTYPES)}")
-    if loss_scale not in LOSS_SCALES:
-        raise ValueError(
-            f"unknown loss_scale {loss_scale!r}; accepted are {', '.join(LOSS_SCALES)}"
-        )
     scaled = loss_scale == "dynamic" or (loss_scale == "auto" and dtype == "float16")
     return Policy(DTYPES[dtype], float(initial_scale) if scaled else None)

@@ -9,7 +9,7 @@ import os
 
 import jax
 
-from cnnjax.train import checkpoint, experiment, run_identity
+from cnnjax.train import checkpoint, experiment
 
 
 def restore_step(config, exp: experiment.Experiment, workdir: str, step: int, devices):
@@ -36,7 +36,7 @@ def restore_step(config, exp: experiment.Experiment, workdir: str, step: int, de
             raise ValueError(f"no checkpoint of step {step} in {directory}; saved steps: {steps}")
         engine = experiment.make_engine(config, exp, devices)
         abstract_state = jax.eval_shape(exp.init_fn)
-        identity = run_identity.of_experiment(config, exp, abstract_state)
+        identity = experiment.identity(config, exp, abstract_state)
         state, _ = ckpt.restore(step, engine.restore_target(abstract_state), identity=identity)
     finally:
         ckpt.close()

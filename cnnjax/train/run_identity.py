@@ -95,19 +95,6 @@ def describe(
     }
 
 
-def of_experiment(config, experiment, abstract_state) -> dict:
-    """`describe` of a run: its config, its built `Experiment` and its abstract `TrainState`."""
-    return describe(
-        model=config.model,
-        model_kwargs=config.model_kwargs,
-        num_classes=experiment.dataset.num_classes,
-        input_shape=experiment.input_shape,
-        dtype=config.dtype,
-        optimizer=config.optimizer,
-        params=abstract_state.params,
-    )
-
-
 def first_difference(saved: Mapping, current: Mapping) -> tuple[str, Any, Any] | None:
     """(item, saved value, current value) of the first item in `ITEMS` that differs, or None.
 
@@ -162,6 +149,5 @@ __all__ = [
     "check",
     "describe",
     "first_difference",
-    "of_experiment",
     "param_shapes",
 ]

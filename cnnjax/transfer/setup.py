@@ -1,4 +1,4 @@
-"""`config.transfer` → what the training engine swaps in: weights, frozen groups, rates, features.
+"""The `transfer` options → what the engine swaps in: weights, frozen groups, rates, features.
 
 The survey's three cases (docs/training.md, "Transfer learning"):
   - `bottleneck` (case 1): a layer's activations of the frozen source network are extracted
@@ -7,7 +7,8 @@ The survey's three cases (docs/training.md, "Transfer learning"):
     all but the last `train_last` modules), train the rest;
   - `finetune_all` (case 3): start from the source, train everything, the backbone at
     `backbone_lr` times the rate.
-`check_config` validates the group at the door (no data, no model); `build` checks the source
+`check` validates what involves several values at the door (no data, no model; names and
+numbers are checked with the whole config); `build` checks the source
 against the model (traced with `jax.eval_shape`, nothing compiled) and returns a `Setup`.
 """
 
@@ -19,43 +20,60 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 
-from cnnjax import data
+from cnnjax import data, models
 from cnnjax.data.subset import without_per_class
+from cnnjax.pretrained import PRETRAINED, make_preprocess
 from cnnjax.transfer import bottleneck, freeze, restore
 from cnnjax.transfer.source import Source, load_source, pretrained_names
 
 MODES = ("", "bottleneck", "finetune_top", "finetune_all")
-KEYS = (
-    "mode", "init_from", "freeze", "train_last", "head", "layer", "pool", "hidden",
-    "backbone_lr", "head_lr", "feature_cache", "feature_batch_size",
-)  # fmt: skip
 
 
-def active(config: ml_collections.ConfigDict) -> bool:
-    return bool(config.get("transfer") and config.transfer.mode)
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """The `transfer.*` config group as plain values (defaults: `cnnjax.train.config.SCHEMA`,
+    which this module does not repeat).
+
+    Attributes:
+      mode: "" (no transfer), `bottleneck`, `finetune_top` or `finetune_all`.
+      init_from: a cnnjax workdir, a checkpoint step directory or a pretrained name.
+      freeze: regex of parameter paths kept fixed ("": `finetune_top`'s default).
+      train_last: `finetune_top` without `freeze`: modules trained before the head.
+      head: regex of the re-initialised head ("": the model's last module).
+      layer, pool, hidden: bottleneck: the feature layer, `flatten` / `avg`, MLP width (0: linear).
+      backbone_lr, head_lr: learning-rate multipliers of the backbone and the head.
+      feature_cache: bottleneck cache directory ("": `<data dir>/bottleneck`).
+      feature_batch_size: images per feature-extraction batch.
+    """
+
+    mode: str
+    init_from: str
+    freeze: str
+    train_last: int
+    head: str
+    layer: str
+    pool: str
+    hidden: int
+    backbone_lr: float
+    head_lr: float
+    feature_cache: str
+    feature_batch_size: int
 
 
-def check_config(config: ml_collections.ConfigDict) -> None:
-    """Validates `config.transfer` without reading data or checkpoints' arrays.
+KEYS = tuple(f.name for f in dataclasses.fields(Options))
+
+
+def check(t: Options, augment: str = "") -> None:
+    """The checks of the transfer group that involve more than one value or the file system.
+
+    Names and numbers are checked with the rest of the config (`cnnjax.train.config.validate`,
+    which calls this); nothing is read but whether `init_from` exists.
 
     Raises:
-      ValueError: an unknown key, mode or pooling, a bad number or regex, or options that do
-        not go together.
+      ValueError: a bad regex, or options that do not go together.
       FileNotFoundError: `init_from` is neither a pretrained name nor an existing path.
     """
-    t = config.get("transfer")
-    if t is None:
-        return
-    for key in t.keys():
-        if key not in KEYS:
-            raise ValueError(f"unknown config key transfer.{key}; accepted are {', '.join(KEYS)}")
-    if t.mode not in MODES:
-        raise ValueError(
-            f"unknown transfer.mode {t.mode!r}; accepted are bottleneck, finetune_top, "
-            f"finetune_all, or '' (no transfer)"
-        )
     if not t.mode:
         if t.init_from:
             raise ValueError(
@@ -79,34 +97,28 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         )
     for key in ("freeze", "head"):
         try:
-            re.compile(t[key])
+            re.compile(getattr(t, key))
         except re.error as e:
-            raise ValueError(f"transfer.{key}={t[key]!r} is not a regular expression: {e}") from e
-    if t.pool not in bottleneck.POOLS:
-        raise ValueError(f"unknown transfer.pool {t.pool!r}; accepted are flatten, avg")
-    for key, low in (("train_last", 0), ("hidden", 0), ("backbone_lr", 0.0)):
-        if t[key] < low:
-            raise ValueError(f"transfer.{key} must be >= {low}, got {t[key]}")
-    for key in ("head_lr", "feature_batch_size"):
-        if t[key] <= 0:
-            raise ValueError(f"transfer.{key} must be > 0, got {t[key]}")
-    if t.mode == "bottleneck" and (t.freeze or config.augment):
-        bad = "transfer.freeze" if t.freeze else f"augment={config.augment!r}"
+            raise ValueError(
+                f"transfer.{key}={getattr(t, key)!r} is not a regular expression: {e}"
+            ) from e
+    if t.mode == "bottleneck" and (t.freeze or augment):
+        bad = "transfer.freeze" if t.freeze else f"augment={augment!r}"
         raise ValueError(
             f"{bad} does not apply to transfer.mode='bottleneck' (the features are computed "
             f"once by the frozen network); clear it or use finetune_top"
         )
 
 
-def check_workdir(config: ml_collections.ConfigDict, workdir: str) -> None:
+def check_workdir(t: Options, workdir: str) -> None:
     """Raises a ValueError when the run would write into its own source (`init_from`)."""
-    if not active(config) or config.transfer.init_from in pretrained_names():
+    if not t.mode or t.init_from in pretrained_names():
         return
-    source = os.path.realpath(os.path.expanduser(config.transfer.init_from))
+    source = os.path.realpath(os.path.expanduser(t.init_from))
     run = os.path.realpath(workdir)
     if source == run or source.startswith(run + os.sep) or run.startswith(source + os.sep):
         raise ValueError(
-            f"transfer.init_from={config.transfer.init_from!r} is inside the run's workdir "
+            f"transfer.init_from={t.init_from!r} is inside the run's workdir "
             f"{workdir!r} (or contains it): the source must stay untouched; use another --workdir"
         )
 
@@ -166,11 +178,10 @@ def _restored_init(model, source: Source, report, apply_fn) -> Callable:
     return wrap
 
 
-def _features(config, dataset, model, variables, input_shape, prep, source, log):
+def _features(t: Options, data_dir, dataset, model, variables, input_shape, prep, source, log):
     """The `Dataset` of bottleneck features of every split used, cached on disk."""
-    t = config.transfer
     extractor = bottleneck.make_extractor(model, prep, t.layer, t.pool)
-    root = t.feature_cache or os.path.join(data.resolve_data_dir(config.data_dir), "bottleneck")
+    root = t.feature_cache or os.path.join(data.resolve_data_dir(data_dir), "bottleneck")
     splits = {}
     for split in dict.fromkeys((dataset.train_split, dataset.eval_split)):
         key = bottleneck.cache_key(
@@ -206,34 +217,41 @@ def _features(config, dataset, model, variables, input_shape, prep, source, log)
 
 
 def build(
-    config: ml_collections.ConfigDict,
+    t: Options,
     dataset,
     model,
     input_shape: tuple,
     prep: Callable,
+    *,
+    seed: int = 0,
+    data_dir: str = "",
+    input_size: int | None = None,
     log: Callable[[str], None] = print,
 ) -> Setup:
     """Loads the source, checks it against `model`, and assembles the transfer pieces.
 
     Args:
-      config: the run's config (reads `transfer.*`, `data_dir`).
+      t: the transfer options (checked by `check`).
       dataset: the target `cnnjax.data.Dataset`.
       model: the target model (its head sized for `dataset`).
       input_shape: (H, W, C) the model sees.
       prep: the run's on-device preprocessing.
+      seed: seed of the fresh head (bottleneck).
+      data_dir: the run's data directory (the default feature cache lies under it).
+      input_size: the input side asked for (config `data.input_shape[0]`); None: the pretrained
+        network's own.
       log: where the report and cache messages go.
 
     Returns:
       A `Setup`.
 
     Raises:
-      FileNotFoundError / ValueError: see `check_config`, `restore.plan_restore`,
+      FileNotFoundError / ValueError: see `check`, `restore.plan_restore`,
         `freeze.check_freeze` and `bottleneck.check_layer`; all before anything compiles.
     """
-    t = config.transfer
     source = load_source(t.init_from)
     if source.model is not None:
-        model, prep, input_shape = _pretrained_target(config, source, dataset)
+        model, prep, input_shape = _pretrained_target(input_size, source, dataset)
     order = restore.module_order(model, input_shape)
     head = t.head or restore.default_head(order)
     abstract = _variables(jax.eval_shape(_init(model, input_shape, 0)))
@@ -247,9 +265,9 @@ def build(
         freeze.check_freeze(pattern, order, head)
     log(report.summary(source.path or source.name))
     if t.mode == "bottleneck":
-        fresh = _variables(jax.jit(_init(model, input_shape, config.seed))())
+        fresh = _variables(jax.jit(_init(model, input_shape, seed))())
         variables = restore.apply_restore(fresh, source.variables, report)
-        features = _features(config, dataset, model, variables, input_shape, prep, source, log)
+        features = _features(t, data_dir, dataset, model, variables, input_shape, prep, source, log)
         head_model = bottleneck.FeatureHead(num_classes=dataset.num_classes, hidden=t.hidden)
         return Setup(
             dataset=features,
@@ -275,18 +293,14 @@ def build(
     )
 
 
-def _pretrained_target(config, source: Source, dataset):
+def _pretrained_target(input_size: int | None, source: Source, dataset):
     """The pretrained network with a `dataset`-sized head, its preprocessing and input shape.
 
-    The input side is `config.input_shape[0]` if set, else the network's (224); grey images
+    The input side is `input_size` if given, else the network's (224); grey images
     are repeated to RGB and resized whole (no centre crop), then normalised as in training.
     """
-    from cnnjax import models
-    from cnnjax.pretrained import PRETRAINED, make_preprocess
-
     mean, std = PRETRAINED[source.name][5:7]
-    size = int(config.input_shape[0]) if config.input_shape else None
-    size = size or models.get_model_spec(source.name).input_shape[0]
+    size = input_size or models.get_model_spec(source.name).input_shape[0]
     rgb = make_preprocess(size, mean, std, crop_fraction=1.0)
 
     def preprocess(images: jax.Array) -> jax.Array:
@@ -299,4 +313,4 @@ def _pretrained_target(config, source: Source, dataset):
     return model, preprocess, (size, size, 3)
 
 
-__all__ = ["KEYS", "MODES", "Setup", "active", "build", "check_config", "check_workdir"]
+__all__ = ["KEYS", "MODES", "Options", "Setup", "build", "check", "check_workdir"]

@@ -7,7 +7,7 @@
 the embedded digits, at the smallest input AlexNet takes:
 
     python -m experiments.train --config=experiments/configs/alexnet_imagenet.py \
-        --config.dataset=mnist5k --config.input_shape="(67, 67, 3)" --config.augment=flip_lr \
+        --config.dataset=mnist5k --config.data.input_shape="(67, 67, 3)" --config.augment=flip_lr \
         --config.batch_size=16 --config.num_steps=3 --workdir=/tmp/alexnet_smoke
 
 Paper: 40.7% top-1 / 18.2% top-5 error on the validation set for one CNN (Table 2; 37.5% /
@@ -20,23 +20,23 @@ sigma 0.1 (§4.1). The random 224-of-256 crop is approximated by shifts of up to
 centre 227 crop. Dropout 0.5 in fc6 and fc7 is part of the model.
 """
 
-from experiments.configs import common
+from cnnjax.train.config import get_base_config
 
 
 def get_config():
-    config = common.get_base_config()
+    config = get_base_config()
     config.model = "alexnet"
     config.dataset = "imagenet2012?size=256"
-    config.input_shape = (227, 227, 3)
+    config.data.input_shape = (227, 227, 3)
     config.augment = "translate(16)|flip_lr|pca_lighting(0.1)"
     config.batch_size = 128
     config.num_epochs = 90
     config.optimizer = "momentum"
-    config.momentum = 0.9
+    config.optim.momentum = 0.9
     config.learning_rate = 0.01
-    config.weight_decay = 5e-4
-    config.schedule = "piecewise"
-    config.lr_boundaries = (30, 60, 80)
-    config.lr_scales = (0.1, 0.1, 0.1)
-    config.lr_boundaries_unit = "epochs"
+    config.optim.weight_decay = 5e-4
+    config.schedule.name = "piecewise"
+    config.schedule.boundaries = (30, 60, 80)
+    config.schedule.scales = (0.1, 0.1, 0.1)
+    config.schedule.boundaries_unit = "epochs"
     return config

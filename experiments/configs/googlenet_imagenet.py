@@ -7,7 +7,7 @@ A few steps on the embedded digits, at the smallest input GoogLeNet takes with i
 classifiers:
 
     python -m experiments.train --config=experiments/configs/googlenet_imagenet.py \
-        --config.dataset=mnist5k --config.input_shape="(65, 65, 3)" --config.augment=flip_lr \
+        --config.dataset=mnist5k --config.data.input_shape="(65, 65, 3)" --config.augment=flip_lr \
         --config.batch_size=16 --config.num_steps=3 --workdir=/tmp/googlenet_smoke
 
 Paper: 10.07% top-5 validation error for one model evaluated on one crop (Table 5); 6.67% for
@@ -23,22 +23,22 @@ Caffe's bvlc_googlenet, 0.01 at batch 32), weight decay 2e-4 (bvlc_googlenet) an
 our choices.
 """
 
-from experiments.configs import common
+from cnnjax.train.config import get_base_config
 
 
 def get_config():
-    config = common.get_base_config()
+    config = get_base_config()
     config.model = "googlenet"
     config.dataset = "imagenet2012?size=256"
-    config.input_shape = (224, 224, 3)
+    config.data.input_shape = (224, 224, 3)
     config.augment = "inception_crop(0.08, 1.0)|flip_lr|brightness(0.125)|contrast(0.5, 1.5)"
     config.batch_size = 256
     config.num_epochs = 90
     config.optimizer = "momentum"
-    config.momentum = 0.9
+    config.optim.momentum = 0.9
     config.learning_rate = 0.04
-    config.weight_decay = 2e-4
-    config.schedule = "exponential"
-    config.lr_decay_rate = 0.96
-    config.lr_decay_epochs = 8.0
+    config.optim.weight_decay = 2e-4
+    config.schedule.name = "exponential"
+    config.schedule.decay_rate = 0.96
+    config.schedule.decay_epochs = 8.0
     return config

@@ -28,19 +28,19 @@ training (just over the 15 minutes; `--config.num_epochs=5` gave 88.58% in 546 s
 points under the 91.6% "2 Conv+pooling" anchor and 4.7 under ResNet18's 94.9%.
 """
 
-from experiments.configs import common
+from cnnjax.train.config import get_base_config
 
 
 def get_config():
-    config = common.get_base_config()
+    config = get_base_config()
     config.model = "lenet5"
     config.dataset = "idx:/usr/share/datasets/fashion-mnist"
     config.num_epochs = 10
     config.batch_size = 128
     config.optimizer = "adam"
     config.learning_rate = 3e-3
-    config.schedule = "onecycle"
+    config.schedule.name = "onecycle"
     config.augment = "pad_crop(2, 'edge')|flip_lr"
     config.label_smoothing = 0.1
-    config.write_pictures = False
+    config.log.write_pictures = False
     return config

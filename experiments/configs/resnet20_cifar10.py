@@ -18,22 +18,22 @@ Weight decay skips biases and BatchNorm parameters (the engine masks them). `--c
 kwargs.shortcut=B` gives the projection-shortcut network of the benchmark (272,474 params).
 """
 
-from experiments.configs import common
+from cnnjax.train.config import get_base_config
 
 
 def get_config():
-    config = common.get_base_config()
+    config = get_base_config()
     config.model = "resnet20"
     config.dataset = "cifar10"
     config.augment = "pad_crop(4)|flip_lr"
     config.batch_size = 128
     config.num_steps = 64_000
     config.optimizer = "momentum"
-    config.momentum = 0.9
+    config.optim.momentum = 0.9
     config.learning_rate = 0.1
-    config.weight_decay = 1e-4
-    config.schedule = "piecewise"
-    config.lr_boundaries = (32_000, 48_000)
-    config.lr_scales = (0.1, 0.1)
-    config.lr_boundaries_unit = "steps"
+    config.optim.weight_decay = 1e-4
+    config.schedule.name = "piecewise"
+    config.schedule.boundaries = (32_000, 48_000)
+    config.schedule.scales = (0.1, 0.1)
+    config.schedule.boundaries_unit = "steps"
     return config

@@ -6,7 +6,7 @@
 A few steps on the embedded digits, at the smallest input VGG takes:
 
     python -m experiments.train --config=experiments/configs/vgg16_imagenet.py \
-        --config.dataset=mnist5k --config.input_shape="(32, 32, 3)" --config.augment=flip_lr \
+        --config.dataset=mnist5k --config.data.input_shape="(32, 32, 3)" --config.augment=flip_lr \
         --config.batch_size=16 --config.num_steps=3 --workdir=/tmp/vgg16_smoke
 
 Paper: 27.0% top-1 / 8.8% top-5 validation error for D trained and tested at the single scale
@@ -19,23 +19,23 @@ RGB colour shift. Dropout 0.5 in fc6 and fc7 is part of the model. The paper ini
 a trained configuration A; here it starts from scratch.
 """
 
-from experiments.configs import common
+from cnnjax.train.config import get_base_config
 
 
 def get_config():
-    config = common.get_base_config()
+    config = get_base_config()
     config.model = "vgg16"
     config.dataset = "imagenet2012?size=256"
-    config.input_shape = (224, 224, 3)
+    config.data.input_shape = (224, 224, 3)
     config.augment = "translate(16)|flip_lr|pca_lighting(0.1)"
     config.batch_size = 256
     config.num_epochs = 74
     config.optimizer = "momentum"
-    config.momentum = 0.9
+    config.optim.momentum = 0.9
     config.learning_rate = 0.01
-    config.weight_decay = 5e-4
-    config.schedule = "piecewise"
-    config.lr_boundaries = (30, 50, 65)
-    config.lr_scales = (0.1, 0.1, 0.1)
-    config.lr_boundaries_unit = "epochs"
+    config.optim.weight_decay = 5e-4
+    config.schedule.name = "piecewise"
+    config.schedule.boundaries = (30, 50, 65)
+    config.schedule.scales = (0.1, 0.1, 0.1)
+    config.schedule.boundaries_unit = "epochs"
     return config

@@ -18,8 +18,8 @@ def test_training_on_official_format_cifar_batches(cifar_dir, tmp_path):
     command = [
         sys.executable, "-m", "experiments.train", f"--workdir={workdir}",
         f"--config.dataset=cifar:{root}", "--config.num_steps=2", "--config.batch_size=5",
-        "--config.eval_batch_size=3", "--config.write_pictures=False",
-        "--config.progress_bar=False", "--config.log_every_steps=1",
+        "--config.eval.batch_size=3", "--config.log.write_pictures=False",
+        "--config.log.progress_bar=False", "--config.log.every_steps=1",
     ]  # fmt: skip
     out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]

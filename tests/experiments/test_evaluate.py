@@ -22,10 +22,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def trained(tmp_path_factory):
     workdir = str(tmp_path_factory.mktemp("evaluate") / "run")
     config = quickstart.get_config()
-    config.update(
-        num_steps=8, batch_size=32, checkpoint_every_steps=4, write_pictures=False,
-        progress_bar=False,
-    )  # fmt: skip
+    config.update(num_steps=8, batch_size=32)
+    config.checkpoint.every_steps = 4
+    config.log.update(write_pictures=False, progress_bar=False)
     train_and_evaluate(config, workdir)
     return workdir
 

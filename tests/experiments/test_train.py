@@ -19,9 +19,9 @@ STEPS = 40
 FLAGS = [
     f"--config.num_steps={STEPS}",
     "--config.batch_size=32",
-    "--config.checkpoint_every_steps=5",
-    "--config.log_every_steps=5",
-    "--config.progress_bar=False",
+    "--config.checkpoint.every_steps=5",
+    "--config.log.every_steps=5",
+    "--config.log.progress_bar=False",
 ]
 
 
@@ -94,7 +94,7 @@ def test_kill_9_then_the_same_command_resumes_and_gives_bit_identical_parameters
     finished_run, env, tmp_path
 ):
     workdir = str(tmp_path / "run")
-    cmd = command(workdir, "--config.write_pictures=False")
+    cmd = command(workdir, "--config.log.write_pictures=False")
     victim = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
@@ -147,7 +147,7 @@ def test_sigterm_then_sigint_save_where_they_stop_and_the_rerun_is_bit_identical
     checkpoint is at the step a signal stopped the run.
     """
     workdir = str(tmp_path / "run")
-    cmd = command(workdir, "--config.write_pictures=False", "--config.checkpoint_every_steps=0")
+    cmd = command(workdir, "--config.log.write_pictures=False", "--config.checkpoint.every_steps=0")
     stopped = []
     for sig, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
         proc, _, err = _interrupt(cmd, env, sig)

@@ -21,10 +21,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def run(tmp_path_factory):
     workdir = str(tmp_path_factory.mktemp("visualize") / "run")
     config = quickstart.get_config()
-    config.update(
-        num_steps=2, batch_size=32, checkpoint_every_steps=2, write_pictures=False,
-        progress_bar=False,
-    )  # fmt: skip
+    config.update(num_steps=2, batch_size=32)
+    config.checkpoint.every_steps = 2
+    config.log.update(write_pictures=False, progress_bar=False)
     train_and_evaluate(config, workdir)
     return workdir
 

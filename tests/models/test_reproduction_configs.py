@@ -9,7 +9,8 @@ import pytest
 from cnnjax import models
 from cnnjax.data import preprocess
 from cnnjax.data.datasets import Dataset
-from cnnjax.train import experiment, optim
+from cnnjax.train import config as config_lib
+from cnnjax.train import optim
 
 CONFIGS = [
     "lenet5_mnist",
@@ -32,7 +33,7 @@ def load(name):
 def test_config_is_valid_and_documented(name):
     module = load(name)
     config = module.get_config()
-    experiment.validate(config)  # every key known, every name accepted
+    config_lib.validate(config)  # every key known, every name accepted
     assert config.model in models.list_models()
     models.create_model(config.model, num_classes=10, **config.model_kwargs)
     doc = module.__doc__
@@ -43,7 +44,9 @@ def test_config_is_valid_and_documented(name):
 
 def learning_rates(name, updates_per_epoch, total_updates, at):
     config = load(name).get_config()
-    schedule = optim.build_schedule(config, updates_per_epoch, total_updates)
+    schedule = optim.build_schedule(
+        config.learning_rate, updates_per_epoch, total_updates, **config.schedule
+    )
     return [float(schedule(step)) for step in at]
 
 
@@ -70,7 +73,10 @@ def test_lenet5_mnist_feeds_the_papers_input_range():
     config = load("lenet5_mnist").get_config()
     mnist = Dataset("toy", {}, 10, (28, 28, 1), tuple("0123456789"), (0.1307,), (0.3081,))
     fn = preprocess.build(
-        mnist, config.input_shape, resize=config.resize, input_range=config.input_range
+        mnist,
+        config.data.input_shape,
+        resize=config.data.resize,
+        input_range=config.data.input_range,
     )
     digit = np.zeros((1, 28, 28, 1), np.uint8)
     digit[0, 10:18, 13:15] = 255  # a stroke

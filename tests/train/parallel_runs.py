@@ -7,7 +7,7 @@ together, once per test session (by the first test that asks), and serve all thr
 
     single       1 device:  jit LeNet (the reference), jit BN-ResNet, then jit LeNet resumed
                  from the 8-device pmap checkpoint of step 3
-    eight        8 devices: pmap and jit LeNet, jit LeNet with `shard_params` (its state's
+    eight        8 devices: pmap and jit LeNet, jit LeNet with `shard.params` (its state's
                  shardings recorded), pmap and jit BN-ResNet, a batch of 36, then pmap LeNet
                  resumed from the 1-device checkpoint of step 3
     two          2 processes x 4 devices (jax.distributed over loopback): jit and pmap LeNet
@@ -40,14 +40,12 @@ COMMON = {
     "learning_rate": 0.05,
     "label_smoothing": 0.0,
     "batch_size": BATCH,
-    "log_every_steps": 1,
-    "write_pictures": False,
-    "progress_bar": False,
-    "eval_batch_size": 512,
+    "log": {"every_steps": 1, "write_pictures": False, "progress_bar": False},
+    "eval": {"batch_size": 512},
 }
-LENET = {**COMMON, "num_steps": STEPS, "checkpoint_every_steps": 3}
+LENET = {**COMMON, "num_steps": STEPS, "checkpoint": {"every_steps": 3}}
 # FSDP: LeNet's arrays of >= 1024 entries (conv2, fc1, fc2 kernels) split over the 8 devices.
-FSDP = {**LENET, "shard_params": True, "shard_min_size": 1024}
+FSDP = {**LENET, "shard": {"params": True, "min_size": 1024}}
 BN_RESNET = {
     **COMMON,
     "model": "resnet20",
@@ -193,10 +191,10 @@ class Runs:
             sys.executable,
             "-m",
             "experiments.train",
-            f"--config.coordinator_address={self.unreachable_address}",
-            "--config.num_processes=2",
-            "--config.process_id=1",
-            "--config.initialization_timeout=3",
+            f"--config.multihost.coordinator_address={self.unreachable_address}",
+            "--config.multihost.num_processes=2",
+            "--config.multihost.process_id=1",
+            "--config.multihost.initialization_timeout=3",
             f"--workdir={d('unreachable')}",
         ]
         self.jobs["unreachable"] = [

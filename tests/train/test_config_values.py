@@ -5,34 +5,35 @@ import pytest
 from train_helpers import make_tiny_config
 
 from cnnjax.data import preprocess
-from cnnjax.train import experiment, optim, parallel, precision, steps, train_and_evaluate
+from cnnjax.train import config as config_lib
+from cnnjax.train import optim, parallel, precision, steps, train_and_evaluate
 
 pytestmark = pytest.mark.usefixtures("cached_datasets")
 
 ENUMERATED = {
     "optimizer": optim.OPTIMIZERS,
-    "schedule": optim.SCHEDULES,
-    "lr_boundaries_unit": optim.BOUNDARY_UNITS,
+    "schedule.name": optim.SCHEDULES,
+    "schedule.boundaries_unit": optim.BOUNDARY_UNITS,
     "dtype": tuple(precision.DTYPES),
     "loss_scale": precision.LOSS_SCALES,
     "nan_policy": steps.NAN_POLICIES,
     "parallel": parallel.PARALLEL_MODES,
-    "best_metric": experiment.BEST_METRICS,
-    "best_mode": ("max", "min"),
-    "resize": preprocess.RESIZE_MODES,
+    "checkpoint.best_metric": config_lib.BEST_METRICS,
+    "checkpoint.best_mode": ("max", "min"),
+    "data.resize": preprocess.RESIZE_MODES,
 }
 # Per key: a misspelling and a wrong case of an accepted value (what users actually type).
 REJECTED = {
     "optimizer": ["adamm", "Adam"],
-    "schedule": ["cosin", "Cosine"],
-    "lr_boundaries_unit": ["epoch", "Steps"],
+    "schedule.name": ["cosin", "Cosine"],
+    "schedule.boundaries_unit": ["epoch", "Steps"],
     "dtype": ["float8", "fp16"],
     "loss_scale": ["dynamik", "None"],
     "nan_policy": ["ignore", "Skip"],
     "parallel": ["pjit", "JIT"],
-    "best_metric": ["acc", "top1_accuracy"],
-    "best_mode": ["maximum", "MIN"],
-    "resize": ["stretch", "Pad"],
+    "checkpoint.best_metric": ["acc", "top1_accuracy"],
+    "checkpoint.best_mode": ["maximum", "MIN"],
+    "data.resize": ["stretch", "Pad"],
 }
 CASES = [(key, value) for key, values in REJECTED.items() for value in values]
 
@@ -48,10 +49,10 @@ def test_rejected_value_raises_one_clear_error_before_compile(key, value, tmp_pa
     assert all(name in accepted for name in ENUMERATED[key]), message
 
 
-@pytest.mark.parametrize("key", sorted(set(ENUMERATED) - {"resize"}))
+@pytest.mark.parametrize("key", sorted(set(ENUMERATED) - {"data.resize"}))
 def test_every_accepted_value_passes_validation(key):
     for value in ENUMERATED[key]:
         config = make_tiny_config(**{key: value})
         if key == "parallel" and value == "pmap":
-            config.shard_params = False
-        experiment.validate(config)
+            config.shard.params = False
+        config_lib.validate(config)

@@ -62,7 +62,7 @@ def test_shard_params_trains_the_same_and_really_shards(runs):
     for part in ("params", "opt_state"):
         pr.assert_trees_close(state[part], reference[part], RTOL, ATOL)
     shardings = pr.read_json(fsdp, "shardings.json")
-    large = {k for k, v in shardings.items() if np.prod(v["shape"]) >= pr.FSDP["shard_min_size"]}
+    large = {k for k, v in shardings.items() if np.prod(v["shape"]) >= pr.FSDP["shard"]["min_size"]}
     fc1 = ".params['fc1']['kernel']"
     assert shardings[fc1] == {
         "shape": [400, 120],
@@ -124,12 +124,14 @@ def test_batch_not_divisible_by_devices_fails_before_compiling(runs):
 
 
 def test_pmap_refuses_sharded_parameters():
-    config = ml_collections.ConfigDict({"shard_params": True, "batch_size": 8})
+    config = ml_collections.ConfigDict({"shard": {"params": True}, "batch_size": 8})
     with pytest.raises(ValueError, match="shard_params=True needs parallel='jit'"):
         parallel_pmap.make_pmap_engine(config, None, None, None)
 
 
 def test_make_engine_dispatches_to_pmap():
-    config = ml_collections.ConfigDict({"parallel": "pmap", "shard_params": True, "batch_size": 8})
+    config = ml_collections.ConfigDict(
+        {"parallel": "pmap", "shard": {"params": True}, "batch_size": 8}
+    )
     with pytest.raises(ValueError, match="needs parallel='jit'"):
         parallel.make_engine(config, None, None, None)

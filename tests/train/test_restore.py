@@ -70,12 +70,18 @@ def saved_params(workdir, step, where=""):
             {"model": "lenet5_classic"},
             "model is 'lenet5' in the saved step 12 but 'lenet5_classic'",
         ),
-        ({"input_shape": (32, 32, 1)}, r"input_shape is \[28, 28, 1\] in the saved step 12 but "),
+        (
+            {"data.input_shape": (32, 32, 1)},
+            r"input_shape is \[28, 28, 1\] in the saved step 12 but ",
+        ),
         ({"dtype": "bfloat16"}, "dtype is 'float32' in the saved step 12 but 'bfloat16'"),
         ({"optimizer": "sgd"}, "optimizer is 'adam' in the saved step 12 but 'sgd'"),
-        ({"ema_decay": 0.99}, "state entry 'ema_params/conv1/bias' is absent in the saved step"),
         (
-            {"accumulate_steps": 2},
+            {"optim.ema_decay": 0.99},
+            "state entry 'ema_params/conv1/bias' is absent in the saved step",
+        ),
+        (
+            {"optim.accumulate_steps": 2},
             "state entry 'opt_state/0/count' is \\[\\] in the saved step 12 but absent in this "
             "run \\(the saved state's layout follows",
         ),

@@ -10,7 +10,6 @@ import numpy as np
 from cnnjax.models import layers
 from cnnjax.train import optim, steps
 from cnnjax.train.state import create_train_state
-from experiments.configs.common import get_base_config
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, size=(8, 6, 6, 1), dtype=np.uint8)
@@ -30,9 +29,8 @@ class Tiny(nn.Module):
 
 
 def make_state(accumulate=1, ema=False, loss_scale=None, dtype=jnp.float32, **overrides):
-    config = get_base_config()
-    config.update(optimizer="momentum", learning_rate=0.1, accumulate_steps=accumulate, **overrides)
-    tx = optim.build_optimizer(config, optim.build_schedule(config, 10, 100))
+    schedule = optim.build_schedule(0.1, 10, 100)
+    tx = optim.build_optimizer("momentum", schedule, accumulate_steps=accumulate, **overrides)
     return create_train_state(
         Tiny(dtype=dtype), (6, 6, 1), tx, jax.random.PRNGKey(0), use_ema=ema, loss_scale=loss_scale
     )

@@ -52,7 +52,7 @@ def test_finetune_all_moves_the_backbone_less_than_the_head(lenet_source, tmp_pa
         dataset=TARGET,
         batch_size=10,
         optimizer="sgd",
-        schedule="constant",
+        schedule={"name": "constant"},
         learning_rate=0.05,
         transfer=dict(mode="finetune_all", init_from=lenet_source, backbone_lr=0.0),
     )
@@ -70,8 +70,8 @@ def test_finetune_resumes_after_a_stop_exactly(lenet_source, tmp_path):
             dataset=TARGET,
             batch_size=10,
             num_steps=steps,
-            schedule="constant",
-            checkpoint_every_steps=2,
+            schedule={"name": "constant"},
+            checkpoint={"every_steps": 2},
             transfer=dict(mode="finetune_top", init_from=init_from),
         )
 
@@ -116,7 +116,7 @@ def test_the_command_line_transfers_from_a_quickstart_workdir(lenet_source, tmp_
             f"--config.transfer.mode={mode}",
             f"--config.transfer.init_from={lenet_source}",
             "--config.dataset=mnist5k?classes=5-9&per_class=10",
-            "--config.num_steps=4", "--config.batch_size=10", "--config.progress_bar=False",
+            "--config.num_steps=4", "--config.batch_size=10", "--config.log.progress_bar=False",
             f"--workdir={tmp_path}",
         ],
         capture_output=True, text=True, env=env, timeout=300, check=False,

@@ -11,17 +11,9 @@ def tiny_config(**overrides):
     from experiments.configs import quickstart
 
     config = quickstart.get_config()
-    config.update(
-        dataset="mnist5k?classes=0-4",
-        num_steps=8,
-        batch_size=32,
-        log_every_steps=4,
-        write_pictures=False,
-        progress_bar=False,
-    )
-    transfer = overrides.pop("transfer", {})
-    config.update(overrides)
-    config.transfer.update(transfer)
+    config.update(dataset="mnist5k?classes=0-4", num_steps=8, batch_size=32)
+    config.log.update(every_steps=4, write_pictures=False, progress_bar=False)
+    config.update(overrides)  # nested groups as dicts: transfer={"mode": ...}, data={...}
     return config
 
 
