@@ -1,14 +1,15 @@
-"""Rules for data movement (reshape, transpose, broadcast, concat, pad, slice, gather) and the
-default position-wise rule. See `cnnjax.analysis.fields` for the rule signature.
+"""Rules for data movement: reshape, transpose, broadcast, squeeze, concat, split, gather, pad,
+slice. They move a field to the axes its positions land on, shift it by padding and slicing,
+or declare it global (spatial axes merged) or unknown; none of them is a layer.
+See `cnnjax.analysis.tracer.layers` for the rule signature.
 """
 
-from cnnjax.analysis.fields import GLOBAL, UNKNOWN, Local, merge
-from cnnjax.analysis.fields import shape_of as _shape
 from cnnjax.analysis.receptive_fields import ReceptiveField
+from cnnjax.analysis.tracer.fields import GLOBAL, UNKNOWN, Local, merge, shape_of
 
 
 def _reshape(eqn, ins, act):
-    field, x, y = ins[0], _shape(eqn.invars[0]), _shape(eqn.outvars[0])
+    field, x, y = ins[0], shape_of(eqn.invars[0]), shape_of(eqn.outvars[0])
     last = max(field.axes, default=-1) + 1 if isinstance(field, Local) else 0
     if x[:last] != y[:last]:
         return [GLOBAL], None  # spatial axes merged (flatten): each unit mixes positions
@@ -24,7 +25,7 @@ def _transpose(eqn, ins, act):
 
 def _broadcast_in_dim(eqn, ins, act):
     field, dims = ins[0], eqn.params["broadcast_dimensions"]
-    x, y = _shape(eqn.invars[0]), _shape(eqn.outvars[0])
+    x, y = shape_of(eqn.invars[0]), shape_of(eqn.outvars[0])
     if isinstance(field, Local):
         if any(x[a] != y[dims[a]] for a in field.axes):
             return [GLOBAL], None  # a pooled value spread back over space
@@ -62,7 +63,7 @@ def _gather(eqn, ins, act):
         return [UNKNOWN], None
     if not isinstance(field, Local):
         return [field], None
-    x = _shape(eqn.invars[0])
+    x = shape_of(eqn.invars[0])
     sizes = eqn.params["slice_sizes"]
     kept = [a for a in range(len(x)) if a not in dn.collapsed_slice_dims]
     kept = [a for a in kept if a not in dn.operand_batching_dims]
@@ -99,23 +100,6 @@ def _slice(eqn, ins, act):
             fields.append(ReceptiveField(rf.size, rf.jump * step, start))
         field = Local(field.axes, tuple(fields))
     return [field], None
-
-
-# Same-shape operations that mix positions along an axis, and control flow (whose bodies are not
-# walked); every other same-shape primitive is taken to act position by position (elementwise
-# arithmetic, activations, casts, LRN).
-_NOT_POINTWISE = {
-    "cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp", "rev", "sort", "fft",
-    "while", "cond", "scan",
-}  # fmt: skip
-
-
-def pointwise(eqn, ins, act):
-    """The default rule: same-shape outputs that combine their operands position by position."""
-    shapes = {_shape(eqn.invars[i]) for i in act} | {_shape(v) for v in eqn.outvars}
-    if eqn.primitive.name in _NOT_POINTWISE or len(shapes) != 1:
-        return [UNKNOWN] * len(eqn.outvars), None
-    return [merge(ins[i] for i in act)] * len(eqn.outvars), None
 
 
 RULES = {

@@ -1,12 +1,41 @@
 """Rules for the equations that are layers: convolution, pooling windows, reductions, dots.
 
-See `cnnjax.analysis.fields` for the rule signature.
+A rule `rule(eqn, fields, active) -> (out_fields, LayerCall | None)` gets the fields
+(`cnnjax.analysis.tracer.fields`) of a jaxpr equation's operands (None where an operand does not
+depend on the input) and the indices of those that do; it returns the outputs' fields and, for
+a layer (convolution, spatial pooling, global pooling, dense product), the `LayerCall` that
+describes it. A convolution or pooling window moves a field by the receptive-field recurrence
+of `ReceptiveField.then` (Araujo, Norris & Sim, 2019, Distill).
 """
+
+import dataclasses
 
 import numpy as np
 
-from cnnjax.analysis.fields import GLOBAL, UNKNOWN, Field, LayerCall, Local, merge
-from cnnjax.analysis.fields import shape_of as _shape
+from cnnjax.analysis.tracer.fields import GLOBAL, UNKNOWN, Field, Local, merge, shape_of
+
+
+@dataclasses.dataclass
+class LayerCall:
+    """One convolution, pooling window, global pooling or dense product met by the input.
+
+    Spatial attributes (`kernel`, `strides`, `padding`, `dilation`, `in_spatial`, `out_spatial`)
+    list the dimensions the input's field runs along; `channels` is (c_in, c_out, groups).
+    """
+
+    kind: str
+    scope: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    field: Field
+    flops: int = 0
+    kernel: tuple[int, ...] = ()
+    strides: tuple[int, ...] = ()
+    padding: tuple[tuple[int, int], ...] = ()
+    dilation: tuple[int, ...] = ()
+    in_spatial: tuple[int, ...] = ()
+    out_spatial: tuple[int, ...] = ()
+    channels: tuple[int, int, int] | None = None
 
 
 def _windowed(field: Field, axes_in, axes_out, windows):
@@ -29,7 +58,7 @@ def _conv(eqn, ins, act):
     nsp = len(dn.lhs_spec) - 2
     if act != [0] or any(d != 1 for d in p["lhs_dilation"]) or p["batch_group_count"] != 1:
         return [UNKNOWN], None
-    x, k, y = _shape(lhs), _shape(rhs), _shape(eqn.outvars[0])
+    x, k, y = shape_of(lhs), shape_of(rhs), shape_of(eqn.outvars[0])
     axes_in = tuple(dn.lhs_spec[2:])
     kernel = tuple(k[dn.rhs_spec[2 + i]] for i in range(nsp))
     pads = tuple((int(lo), int(hi)) for lo, hi in p["padding"])
@@ -65,7 +94,7 @@ def _reduce_window(eqn, ins, act):
     field = ins[0]
     if act != [0] or any(d != 1 for d in p["base_dilation"]):
         return [UNKNOWN] * len(eqn.outvars), None
-    x, y = _shape(eqn.invars[0]), _shape(eqn.outvars[0])
+    x, y = shape_of(eqn.invars[0]), shape_of(eqn.outvars[0])
     pads = tuple((int(lo), int(hi)) for lo, hi in p["padding"])
     windows = [
         (p["window_dimensions"][a], p["window_strides"][a], p["window_dilation"][a], pads[a][0])
@@ -109,15 +138,15 @@ def _reduce(eqn, ins, act):
     call = None
     kind = _GLOBAL_POOLS.get(eqn.primitive.name)
     if kind and set(field.axes) <= reduced:
-        x, y = _shape(eqn.invars[0]), _shape(eqn.outvars[0])
+        x, y = shape_of(eqn.invars[0]), shape_of(eqn.outvars[0])
         call = LayerCall(kind, "", x, y, GLOBAL, in_spatial=tuple(x[a] for a in field.axes))
     return [GLOBAL], call
 
 
 def _dot_general(eqn, ins, act):
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
-    shapes = [_shape(v) for v in eqn.invars]
-    y = _shape(eqn.outvars[0])
+    shapes = [shape_of(v) for v in eqn.invars]
+    y = shape_of(eqn.outvars[0])
     contracted = int(np.prod([shapes[0][a] for a in lc]))
     outs = []
     for i in act:
