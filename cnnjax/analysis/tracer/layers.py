@@ -51,7 +51,8 @@ def _windowed(field: Field, axes_in, axes_out, windows):
     return Local(tuple(axes_out[axes_in.index(a)] for a in field.axes), tuple(fields))
 
 
-def _conv(eqn, ins, act):
+def convolution(eqn, ins, act):
+    """A convolution (`conv_general_dilated`): windows the field, counts 2 x MACs as FLOPs."""
     lhs, rhs = eqn.invars
     p = eqn.params
     dn = p["dimension_numbers"]
@@ -89,7 +90,8 @@ def _conv(eqn, ins, act):
 _POOL_KINDS = {"reduce_window_max": "max_pool", "reduce_window_sum": "avg_pool"}
 
 
-def _reduce_window(eqn, ins, act):
+def window_reduction(eqn, ins, act):
+    """A pooling window (`reduce_window_*`); a window over non-spatial axes (LRN) is no layer."""
     p = eqn.params
     field = ins[0]
     if act != [0] or any(d != 1 for d in p["base_dilation"]):
@@ -127,7 +129,8 @@ def _reduce_window(eqn, ins, act):
 _GLOBAL_POOLS = {"reduce_sum": "global_avg_pool", "reduce_max": "global_max_pool"}
 
 
-def _reduce(eqn, ins, act):
+def axis_reduction(eqn, ins, act):
+    """A reduction over axes: global pooling when it covers every spatial axis."""
     field = ins[0]
     reduced = set(eqn.params["axes"])
     if not isinstance(field, Local):
@@ -143,7 +146,9 @@ def _reduce(eqn, ins, act):
     return [GLOBAL], call
 
 
-def _dot_general(eqn, ins, act):
+def dot_product(eqn, ins, act):
+    """A `dot_general`: a dense layer when one operand is the input's, a global field when it
+    contracts a spatial axis."""
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
     shapes = [shape_of(v) for v in eqn.invars]
     y = shape_of(eqn.outvars[0])
@@ -169,19 +174,3 @@ def _dot_general(eqn, ins, act):
         x = shapes[act[0]]
         call = LayerCall("dense", "", x, y, field, 2 * int(np.prod(y)) * contracted)
     return [field], call
-
-
-RULES = {
-    "conv_general_dilated": _conv,
-    "reduce_window_max": _reduce_window,
-    "reduce_window_sum": _reduce_window,
-    "reduce_window_min": _reduce_window,
-    "reduce_window": _reduce_window,
-    "reduce_sum": _reduce,
-    "reduce_max": _reduce,
-    "reduce_min": _reduce,
-    "reduce_prod": _reduce,
-    "argmax": _reduce,
-    "argmin": _reduce,
-    "dot_general": _dot_general,
-}

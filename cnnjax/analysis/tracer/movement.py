@@ -8,7 +8,8 @@ from cnnjax.analysis.receptive_fields import ReceptiveField
 from cnnjax.analysis.tracer.fields import GLOBAL, UNKNOWN, Local, merge, shape_of
 
 
-def _reshape(eqn, ins, act):
+def reshape(eqn, ins, act):
+    """Keeps the field unless the spatial axes are merged (a flatten makes it global)."""
     field, x, y = ins[0], shape_of(eqn.invars[0]), shape_of(eqn.outvars[0])
     last = max(field.axes, default=-1) + 1 if isinstance(field, Local) else 0
     if x[:last] != y[:last]:
@@ -16,14 +17,16 @@ def _reshape(eqn, ins, act):
     return [field], None
 
 
-def _transpose(eqn, ins, act):
+def transpose(eqn, ins, act):
+    """Moves the field with its axes."""
     field, perm = ins[0], list(eqn.params["permutation"])
     if isinstance(field, Local):
         field = Local(tuple(perm.index(a) for a in field.axes), field.fields)
     return [field], None
 
 
-def _broadcast_in_dim(eqn, ins, act):
+def broadcast_in_dim(eqn, ins, act):
+    """Moves the field to the broadcast axes; a pooled value spread over space is global."""
     field, dims = ins[0], eqn.params["broadcast_dimensions"]
     x, y = shape_of(eqn.invars[0]), shape_of(eqn.outvars[0])
     if isinstance(field, Local):
@@ -33,7 +36,8 @@ def _broadcast_in_dim(eqn, ins, act):
     return [field], None
 
 
-def _squeeze(eqn, ins, act):
+def squeeze(eqn, ins, act):
+    """Drops size-1 axes; dropping a spatial one makes the field global."""
     field, dropped = ins[0], set(eqn.params["dimensions"])
     if isinstance(field, Local):
         if dropped & set(field.axes):
@@ -42,21 +46,23 @@ def _squeeze(eqn, ins, act):
     return [field], None
 
 
-def _concatenate(eqn, ins, act):
+def concatenate(eqn, ins, act):
+    """Merges the operands' fields (a channel concat); along a spatial axis: unknown."""
     fields = [ins[i] for i in act]
     if any(isinstance(f, Local) and eqn.params["dimension"] in f.axes for f in fields):
         return [UNKNOWN], None
     return [merge(fields)], None
 
 
-def _split(eqn, ins, act):
+def split(eqn, ins, act):
+    """Each part keeps the field, unless split along a spatial axis."""
     field = ins[0]
     if isinstance(field, Local) and eqn.params["axis"] in field.axes:
         field = UNKNOWN
     return [field] * len(eqn.outvars), None
 
 
-def _gather(eqn, ins, act):
+def gather(eqn, ins, act):
     """Indexing with constant indices along non-spatial axes (e.g. picking channels)."""
     field, dn = ins[0], eqn.params["dimension_numbers"]
     if act != [0]:
@@ -73,7 +79,8 @@ def _gather(eqn, ins, act):
     return [Local(tuple(dn.offset_dims[kept.index(a)] for a in field.axes), field.fields)], None
 
 
-def _pad(eqn, ins, act):
+def pad(eqn, ins, act):
+    """Shifts each spatial axis's start by the low padding; interior padding: unknown."""
     field = ins[0]
     if act != [0]:
         return [UNKNOWN], None
@@ -89,7 +96,8 @@ def _pad(eqn, ins, act):
     return [field], None
 
 
-def _slice(eqn, ins, act):
+def strided_slice(eqn, ins, act):
+    """Shifts the start by the first index and multiplies the jump by the step."""
     field = ins[0]
     starts, strides = eqn.params["start_indices"], eqn.params["strides"]
     if isinstance(field, Local):
@@ -100,16 +108,3 @@ def _slice(eqn, ins, act):
             fields.append(ReceptiveField(rf.size, rf.jump * step, start))
         field = Local(field.axes, tuple(fields))
     return [field], None
-
-
-RULES = {
-    "reshape": _reshape,
-    "transpose": _transpose,
-    "broadcast_in_dim": _broadcast_in_dim,
-    "squeeze": _squeeze,
-    "concatenate": _concatenate,
-    "split": _split,
-    "gather": _gather,
-    "pad": _pad,
-    "slice": _slice,
-}

@@ -23,7 +23,32 @@ def pointwise(eqn, ins, act):
     return [merge(ins[i] for i in act)] * len(eqn.outvars), None
 
 
-RULES = {**layers.RULES, **movement.RULES}  # primitive name -> rule; any other: pointwise
+# Primitive name -> rule; any other primitive: `pointwise`.
+RULES = {
+    # layers
+    "conv_general_dilated": layers.convolution,
+    "reduce_window_max": layers.window_reduction,
+    "reduce_window_sum": layers.window_reduction,
+    "reduce_window_min": layers.window_reduction,
+    "reduce_window": layers.window_reduction,
+    "reduce_sum": layers.axis_reduction,
+    "reduce_max": layers.axis_reduction,
+    "reduce_min": layers.axis_reduction,
+    "reduce_prod": layers.axis_reduction,
+    "argmax": layers.axis_reduction,
+    "argmin": layers.axis_reduction,
+    "dot_general": layers.dot_product,
+    # data movement
+    "reshape": movement.reshape,
+    "transpose": movement.transpose,
+    "broadcast_in_dim": movement.broadcast_in_dim,
+    "squeeze": movement.squeeze,
+    "concatenate": movement.concatenate,
+    "split": movement.split,
+    "gather": movement.gather,
+    "pad": movement.pad,
+    "slice": movement.strided_slice,
+}
 
 
 def rule_for(primitive: str):
