@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnnjax import choices
 from cnnjax.models.intermediates import intermediates
 
 
@@ -21,16 +22,9 @@ def spatial_layers(model: nn.Module, variables, input_shape: Sequence[int]) -> d
 
     Shapes only (`jax.eval_shape`).
     """
-    order: list[str] = []
-
-    def shapes(v, x):
-        acts = intermediates(model, v, x)
-        order.extend(acts)  # insertion (forward) order; the returned pytree is sorted by key
-        return acts
-
     x = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
-    out = jax.eval_shape(shapes, variables, x)
-    return {k: tuple(out[k].shape[1:]) for k in order if out[k].ndim == len(input_shape) + 1}
+    out = jax.eval_shape(lambda v, x: intermediates(model, v, x), variables, x)
+    return {k: tuple(a.shape[1:]) for k, a in out.items() if a.ndim == len(input_shape) + 1}
 
 
 def effective_receptive_field(
@@ -70,10 +64,7 @@ def effective_receptive_field(
     if not layers:
         raise ValueError("the model records no spatial activation (B, H', W', C')")
     layer = list(layers)[-1] if layer is None else layer
-    if layer not in layers:
-        raise ValueError(
-            f"layer={layer!r} is not a recorded spatial activation; choose from {sorted(layers)}"
-        )
+    choices.check("recorded spatial activation", layer, layers)
     grid = layers[layer][:-1]
     position = tuple(d // 2 for d in grid) if position is None else tuple(position)
     if len(position) != len(grid) or not all(

@@ -16,7 +16,7 @@ pooling see 4x4, and a further 3x3 convolution 8x8).
 import dataclasses
 from collections.abc import Iterable, Sequence
 
-from cnnjax.analysis.shapes import _is_int
+from cnnjax.ops.padding import is_int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,9 +55,9 @@ class ReceptiveField:
           A new `ReceptiveField`.
         """
         for name, value in (("kernel", kernel), ("stride", stride), ("dilation", dilation)):
-            if not _is_int(value) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"{name}={value!r} must be a positive int")
-        if not _is_int(padding):
+        if not is_int(padding):
             raise ValueError(f"padding={padding!r} must be an int")
         return ReceptiveField(
             size=self.size + dilation * (kernel - 1) * self.jump,
@@ -98,7 +98,7 @@ def receptive_field(layers: Iterable[LayerSpec]) -> ReceptiveField:
     field = ReceptiveField()
     for i, layer in enumerate(layers):
         spec = tuple(layer) if isinstance(layer, Sequence) else (layer,)
-        if not 2 <= len(spec) <= 4 or not all(_is_int(v) for v in spec):
+        if not 2 <= len(spec) <= 4 or not all(is_int(v) for v in spec):
             raise ValueError(
                 f"layer {i}: {layer!r} must be (kernel, stride[, dilation[, padding]]) of ints"
             )

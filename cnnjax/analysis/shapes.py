@@ -14,22 +14,23 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from cnnjax.ops.padding import explicit_padding, is_int, normalize_padding, padding_pair
+
 PaddingSpec = str | int | tuple[int, int]
-PADDING_HELP = "'SAME', 'VALID', an int P >= 0 (both sides) or a (low, high) pair of ints >= 0"
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 def _check_positive(name: str, value) -> int:
-    if not _is_int(value) or value < 1:
+    """`value` as an int; raises a ValueError naming `name` unless it is an int >= 1."""
+    if not is_int(value) or value < 1:
         raise ValueError(f"{name}={value!r} must be a positive int")
     return int(value)
 
 
-def padding_pair(padding: PaddingSpec, w: int, f_eff: int, s: int) -> tuple[int, int]:
+def padding_sides(padding: PaddingSpec, w: int, f_eff: int, s: int) -> tuple[int, int]:
     """Resolves one spatial dimension's padding to a (low, high) pair of zero rows.
+
+    The parsing and XLA's "SAME" rule are those of the ops (`cnnjax.ops.padding`), so a size
+    computed here is the size `cnnjax.ops.conv_general` produces.
 
     Args:
       padding: "SAME" (output ceil(W / S), extra row at the high side, as in XLA), "VALID"
@@ -39,23 +40,9 @@ def padding_pair(padding: PaddingSpec, w: int, f_eff: int, s: int) -> tuple[int,
     Returns:
       (low, high), both >= 0.
     """
-    if isinstance(padding, str):
-        mode = padding.upper()
-        if mode == "VALID":
-            return 0, 0
-        if mode == "SAME":
-            total = max((-(-w // s) - 1) * s + f_eff - w, 0)
-            return total // 2, total - total // 2
-        raise ValueError(f"padding={padding!r}: accepted are {PADDING_HELP}")
-    if _is_int(padding):
-        pair = (int(padding), int(padding))
-    elif isinstance(padding, Sequence) and len(padding) == 2 and all(map(_is_int, padding)):
-        pair = (int(padding[0]), int(padding[1]))
-    else:
-        raise ValueError(f"padding={padding!r}: accepted are {PADDING_HELP}")
-    if min(pair) < 0:
-        raise ValueError(f"padding={padding!r} is negative; accepted are {PADDING_HELP}")
-    return pair
+    pads = normalize_padding(padding, 1) if isinstance(padding, str) else (padding_pair(padding),)
+    ((low, high),) = explicit_padding((w,), (f_eff,), (s,), (1,), pads)
+    return low, high
 
 
 def conv_output_size(
@@ -88,7 +75,7 @@ def conv_output_size(
     w, f, s = _check_positive("w", w), _check_positive("f", f), _check_positive("s", s)
     dilation = _check_positive("dilation", dilation)
     f_eff = dilation * (f - 1) + 1
-    low, high = padding_pair(p, w, f_eff, s)
+    low, high = padding_sides(p, w, f_eff, s)
     span = w + low + high - f_eff
     if span < 0:
         raise ValueError(
@@ -130,8 +117,8 @@ def conv_params(
     Returns:
       The parameter count, e.g. 3 * 3 * 64 * 128 + 128 = 73,856 for VGG's conv2_1.
     """
-    sizes = (f, f) if _is_int(f) else tuple(f)
-    if not sizes or not all(_is_int(k) and k >= 1 for k in sizes):
+    sizes = (f, f) if is_int(f) else tuple(f)
+    if not sizes or not all(is_int(k) and k >= 1 for k in sizes):
         raise ValueError(f"f={f!r} must be a positive int or a sequence of positive ints")
     c_in, c_out = _check_positive("c_in", c_in), _check_positive("c_out", c_out)
     groups = _check_positive("groups", groups)

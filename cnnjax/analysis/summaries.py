@@ -4,7 +4,7 @@
     print(format_summary(s))
 
 The model is traced with `jax.eval_shape` (its variables) and `jax.make_jaxpr` (the inference
-forward pass, `cnnjax.analysis.trace`): nothing is compiled or run, so VGG-16 summarises in a
+forward pass, `cnnjax.analysis.tracer`): nothing is compiled or run, so VGG-16 summarises in a
 fraction of a second and ResNet-152 in about three. Every convolution and pooling row is
 checked against `conv_output_size`, and every convolution's parameters against `conv_params`.
 """
@@ -20,11 +20,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnnjax.analysis.fields import Field, Local
 from cnnjax.analysis.receptive_fields import ReceptiveField
-from cnnjax.analysis.shapes import _is_int, conv_output_size, conv_params
-from cnnjax.analysis.trace import trace_model
+from cnnjax.analysis.shapes import conv_output_size, conv_params
+from cnnjax.analysis.tracer import Field, Local, trace_model
 from cnnjax.models import create_model, get_model_spec, registry
+from cnnjax.ops.padding import is_int
 
 RF = tuple[ReceptiveField, ...] | str  # per spatial axis, or "global" / "unknown"
 
@@ -105,7 +105,7 @@ def _rf(field: Field) -> RF:
     return field.fields if isinstance(field, Local) else field
 
 
-def _axes(values) -> str:
+def axes_text(values) -> str:
     """(3, 3) -> "3"; (1, 7) -> "1x7"."""
     return str(values[0]) if len(set(values)) == 1 else "x".join(map(str, values))
 
@@ -114,9 +114,9 @@ def _config(call) -> str:
     """ "kernel/stride", then " d<dilation>" and " g<groups>" where they are not 1."""
     if not call.kernel:
         return ""
-    text = f"{'x'.join(map(str, call.kernel))}/{_axes(call.strides)}"  # "3x3/2", "1x7/1"
+    text = f"{'x'.join(map(str, call.kernel))}/{axes_text(call.strides)}"  # "3x3/2", "1x7/1"
     if any(d != 1 for d in call.dilation):
-        text += f" d{_axes(call.dilation)}"
+        text += f" d{axes_text(call.dilation)}"
     if call.channels and call.channels[2] != 1:
         text += f" g{call.channels[2]}"
     return text
@@ -159,7 +159,7 @@ def _input_shape(input_shape) -> tuple[int, ...]:
         shape = tuple(input_shape)
     except TypeError:
         shape = ()
-    if len(shape) < 2 or not all(_is_int(d) and d >= 1 for d in shape):
+    if len(shape) < 2 or not all(is_int(d) and d >= 1 for d in shape):
         raise ValueError(f"input_shape={input_shape!r} must be (*spatial, channels) positive ints")
     return tuple(int(d) for d in shape)
 

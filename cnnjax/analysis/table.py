@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from cnnjax.analysis.summaries import RF, Row, Summary, _axes
+from cnnjax.analysis.summaries import RF, Row, Summary, axes_text
 
 _HEADER = ("layer", "type", "output", "params", "FLOPs", "RF", "jump")
 
@@ -12,7 +12,7 @@ def _field(rf: RF, kind: str) -> tuple[str, str]:
         return "-", "-"
     if isinstance(rf, str):
         return ("all", "-") if rf == "global" else ("?", "?")
-    return _axes([r.size for r in rf]), _axes([r.jump for r in rf])
+    return axes_text([r.size for r in rf]), axes_text([r.jump for r in rf])
 
 
 def _cells(row: Row) -> tuple[str, ...]:

@@ -14,9 +14,6 @@ from cnnjax.models.intermediates import intermediates
 def layer_shapes(model, variables, input_shape) -> dict[str, tuple[int, ...]]:
     """Every recorded activation (and `logits`) in forward order: name -> shape without batch.
 
-    `intermediates` returns forward order, but a dict that passes through `jax.eval_shape` or
-    `jax.jit` comes back sorted; the order is taken from inside the trace instead.
-
     Args:
       model: a linen module that records its activations (every zoo model).
       variables: its variables (arrays or `jax.ShapeDtypeStruct`s).
@@ -25,23 +22,16 @@ def layer_shapes(model, variables, input_shape) -> dict[str, tuple[int, ...]]:
     Raises:
       ValueError: the model does not accept inputs of `input_shape`.
     """
-    order: list[str] = []
-
-    def shapes(v, x):
-        acts = intermediates(model, v, x)
-        order.extend(acts)
-        return acts
-
     x = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
     try:
-        out = jax.eval_shape(shapes, variables, x)
+        out = jax.eval_shape(lambda v, x: intermediates(model, v, x), variables, x)
     except Exception as e:  # noqa: BLE001 - any trace failure means "wrong input for this model"
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(
             f"images of shape (H, W, C) = {tuple(input_shape)} do not fit this model "
             f"({type(model).__name__}): {first}"
         ) from None
-    return {name: tuple(out[name].shape[1:]) for name in order}
+    return {name: tuple(a.shape[1:]) for name, a in out.items()}  # forward order
 
 
 def check_images(model, variables, images, input_shape=None) -> dict[str, tuple[int, ...]]:

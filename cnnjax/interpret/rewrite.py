@@ -116,7 +116,7 @@ def forward(
       guided: swap ReLU, ReLU6, tanh and sigmoid for their guided-backprop versions.
 
     Returns:
-      `{name: activation}` of every recorded activation plus `logits` (keys sorted).
+      `{name: activation}` of every recorded activation plus `logits`, in forward order.
     """
     taps = dict(taps or {})
     if not taps and not guided:

@@ -1,9 +1,10 @@
 """Pure convolution, pooling, normalisation and hand-made-kernel functions on jnp arrays."""
 
 from cnnjax.ops import kernels
-from cnnjax.ops.conv import conv1d, conv2d, conv3d, conv_general, normalize_padding
+from cnnjax.ops.conv import conv1d, conv2d, conv3d, conv_general
 from cnnjax.ops.kernels import apply_kernel, edge_magnitude
 from cnnjax.ops.normalization import local_response_norm
+from cnnjax.ops.padding import normalize_padding
 from cnnjax.ops.pooling import (
     avg_pool,
     global_avg_pool,

@@ -14,28 +14,21 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 from cnnjax.ops import cpu_conv, dispatch
-
-Padding = str | int | Sequence[int] | Sequence[tuple[int, int]]
-PADDING_HELP = "'SAME', 'VALID', an int, or one int or (low, high) pair per spatial dimension"
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+from cnnjax.ops.padding import Padding, check_window_fits, is_int, normalize_padding
 
 
 def _tuple(value: int | Sequence[int], ndim: int, name: str) -> tuple[int, ...]:
     """An int broadcast to `ndim` entries, or a sequence of exactly `ndim` ints."""
-    if _is_int(value):
+    if is_int(value):
         return (int(value),) * ndim
     try:
         items = tuple(value)
     except TypeError:
         raise ValueError(f"{name}={value!r} must be an int or a sequence of {ndim} ints") from None
-    if len(items) != ndim or not all(_is_int(v) for v in items):
+    if len(items) != ndim or not all(is_int(v) for v in items):
         raise ValueError(f"{name}={value!r} must be an int or a sequence of {ndim} ints")
     return tuple(int(v) for v in items)
 
@@ -46,57 +39,6 @@ def positive_tuple(value: int | Sequence[int], ndim: int, name: str) -> tuple[in
     if any(v < 1 for v in values):
         raise ValueError(f"{name}={value!r} must be positive (>= 1)")
     return values
-
-
-def normalize_padding(padding: Padding, ndim: int) -> str | tuple[tuple[int, int], ...]:
-    """Returns "SAME"/"VALID" or one (low, high) pair per spatial dimension.
-
-    Args:
-      padding: "SAME" / "VALID" (any case), an int for every side, or a sequence of `ndim`
-        entries, each an int (both sides) or a (low, high) pair.
-      ndim: number of spatial dimensions.
-
-    Returns:
-      "SAME", "VALID" or `ndim` pairs of non-negative ints.
-    """
-    if isinstance(padding, str):
-        upper = padding.upper()
-        if upper not in ("SAME", "VALID"):
-            raise ValueError(f"padding={padding!r}: accepted are {PADDING_HELP}")
-        return upper
-    if _is_int(padding):
-        pairs = ((int(padding), int(padding)),) * ndim
-    else:
-        try:
-            items = list(padding)
-            pairs = tuple((p, p) if _is_int(p) else tuple(p) for p in items)
-        except TypeError:
-            raise ValueError(f"padding={padding!r}: accepted are {PADDING_HELP}") from None
-        if len(pairs) != ndim or not all(len(p) == 2 and all(map(_is_int, p)) for p in pairs):
-            raise ValueError(f"padding={padding!r} must give {ndim} entries: {PADDING_HELP}")
-    for low, high in pairs:
-        if low < 0 or high < 0:
-            raise ValueError(f"padding={padding!r} is negative; padding must be >= 0")
-    return tuple((int(low), int(high)) for low, high in pairs)
-
-
-def check_window_fits(
-    spatial: Sequence[int], window: Sequence[int], padding, dilation: Sequence[int], what: str
-) -> None:
-    """Raises if a (dilated) window is larger than the padded input in any spatial dimension."""
-    if padding == "SAME":
-        return  # output size is ceil(n / s) >= 1 whatever the window
-    pads = ((0, 0),) * len(spatial) if padding == "VALID" else padding
-    for axis, (n, k, d, (low, high)) in enumerate(
-        zip(spatial, window, dilation, pads, strict=True)
-    ):
-        extent = (k - 1) * d + 1
-        if extent > n + low + high:
-            raise ValueError(
-                f"{what} of size {k} (dilation {d}, extent {extent}) is larger than the input "
-                f"size {n} + padding ({low}, {high}) in spatial dimension {axis}; use a smaller "
-                f"{what}, more padding or padding='SAME'"
-            )
 
 
 def _as_float(x: jax.Array) -> jax.Array:
@@ -122,7 +64,8 @@ def conv_general(
       x: (B, *spatial, C_in); integer inputs are promoted to float.
       kernel: (*window, C_in // groups, C_out); cast to x's dtype.
       strides, padding, dilation: per spatial dimension (an int applies to all); padding as in
-        `normalize_padding`. Output size per dimension: floor((n + lo + hi - (k-1)d - 1) / s) + 1.
+        `cnnjax.ops.padding.normalize_padding`. Output size per dimension:
+        floor((n + lo + hi - (k-1)d - 1) / s) + 1.
       groups: feature groups (C_in and C_out divisible by it); groups = C_in is depthwise.
 
     Returns:
@@ -137,7 +80,7 @@ def conv_general(
             f"kernel of shape {kernel.shape} does not fit an input of shape {x.shape}: "
             f"expected (*window[{ndim}], C_in // groups, C_out)"
         )
-    if not _is_int(groups) or groups < 1:
+    if not is_int(groups) or groups < 1:
         raise ValueError(f"groups={groups!r} must be a positive int")
     c_in, c_out = x.shape[-1], kernel.shape[-1]
     if c_in != kernel.shape[-2] * groups:

@@ -17,17 +17,11 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from cnnjax.ops.padding import explicit_padding
+
 HIGHEST = lax.Precision.HIGHEST  # fp32 products wherever the forms run
 MAX_SPLIT_GROUPS = 8  # more groups (e.g. depthwise) stay one grouped convolution
 DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")
-
-
-def explicit_padding(spatial, window, strides, dilation, padding) -> tuple[tuple[int, int], ...]:
-    """(low, high) per spatial dimension for "SAME"/"VALID" or already explicit pairs."""
-    if isinstance(padding, str):
-        extents = [(k - 1) * d + 1 for k, d in zip(window, dilation, strict=True)]
-        return tuple(tuple(p) for p in lax.padtype_to_pads(spatial, extents, strides, padding))
-    return tuple(padding)
 
 
 def native_conv(x, kernel, strides, padding, dilation, groups) -> jax.Array:

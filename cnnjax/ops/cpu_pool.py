@@ -19,17 +19,12 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-
-def _pads(shape, dims, strides, pad) -> tuple[tuple[int, int], ...]:
-    """(low, high) per dimension of x (batch and channel included)."""
-    if isinstance(pad, str):
-        return tuple(tuple(p) for p in lax.padtype_to_pads(shape, dims, strides, pad))
-    return tuple(tuple(p) for p in pad)
+from cnnjax.ops.padding import explicit_padding
 
 
 def _geometry(shape, dims, strides, pad):
     """Padded shape, output shape and the window taps (offset per dimension) of a pooling."""
-    pads = _pads(shape, dims, strides, pad)
+    pads = explicit_padding(shape, dims, strides, (1,) * len(shape), pad)
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(shape, pads, strict=True))
     out = tuple((n - k) // s + 1 for n, k, s in zip(padded, dims, strides, strict=True))
     taps = list(itertools.product(*(range(k) for k in dims)))

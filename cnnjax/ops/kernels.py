@@ -17,7 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnnjax.ops.conv import Padding, _as_float, _is_int, conv2d, normalize_padding
+from cnnjax.ops.conv import _as_float, conv2d
+from cnnjax.ops.padding import Padding, is_int, normalize_padding
 
 
 def _kernel(rows) -> np.ndarray:
@@ -76,7 +77,7 @@ def emboss() -> np.ndarray:
 
 
 def _check_size(size, name: str = "size") -> int:
-    if not _is_int(size) or size < 1 or size % 2 == 0:
+    if not is_int(size) or size < 1 or size % 2 == 0:
         raise ValueError(f"{name}={size!r} must be a positive odd int")
     return int(size)
 

@@ -6,7 +6,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from cnnjax.ops.conv import _as_float, _is_int
+from cnnjax.ops.conv import _as_float
+from cnnjax.ops.padding import is_int
 
 
 def local_response_norm(
@@ -25,7 +26,7 @@ def local_response_norm(
     Returns:
       Array of the same shape as x.
     """
-    if not _is_int(n) or n < 1:
+    if not is_int(n) or n < 1:
         raise ValueError(f"n={n!r} must be a positive int (number of adjacent channels)")
     x = _as_float(x)
     if x.ndim < 1:

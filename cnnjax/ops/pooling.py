@@ -15,13 +15,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from cnnjax.ops import cpu_pool, dispatch
-from cnnjax.ops.conv import (
-    Padding,
-    _as_float,
-    check_window_fits,
-    normalize_padding,
-    positive_tuple,
-)
+from cnnjax.ops.conv import _as_float, positive_tuple
+from cnnjax.ops.padding import Padding, check_window_fits, normalize_padding
 
 
 def _window_args(x, window, strides, padding):
@@ -55,7 +50,7 @@ def max_pool(
     Args:
       x: (B, *spatial, C) with 1-3 spatial dimensions.
       window, strides: per spatial dimension; strides default to the window (no overlap).
-      padding: as in `cnnjax.ops.conv.normalize_padding`, each side smaller than the window.
+      padding: as in `cnnjax.ops.padding.normalize_padding`, each side smaller than the window.
 
     Returns:
       (B, *out_spatial, C), out size floor((n + lo + hi - k) / s) + 1.

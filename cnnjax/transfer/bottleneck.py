@@ -68,15 +68,9 @@ class FeatureSource:
 
 def layer_shapes(model, variables, input_shape: tuple[int, ...]) -> dict[str, tuple]:
     """`{layer: activation shape without batch}` in forward order (traced, not compiled)."""
-    shapes: dict[str, tuple] = {}
-
-    def forward(v):
-        acts = models.intermediates(model, v, jnp.zeros((1, *input_shape), jnp.float32))
-        shapes.update({name: tuple(a.shape[1:]) for name, a in acts.items()})  # forward order
-        return acts
-
-    jax.eval_shape(forward, variables)
-    return shapes
+    x = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
+    acts = jax.eval_shape(lambda v, x: models.intermediates(model, v, x), variables, x)
+    return {name: tuple(a.shape[1:]) for name, a in acts.items()}
 
 
 def check_layer(layer: str, shapes: dict[str, tuple]) -> None:

@@ -86,8 +86,8 @@ def test_values_are_the_gradient_of_the_linear_map(three_convs, erfs):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"layer": "conv9"}, "conv9.*choose from.*conv1"),
-        ({"layer": "logits"}, "not a recorded spatial activation"),
+        ({"layer": "conv9"}, "conv9.*accepted are.*conv1"),
+        ({"layer": "logits"}, "unknown recorded spatial activation 'logits'"),
         ({"layer": "conv3", "position": (15, 0)}, "outside"),
         ({"layer": "conv3", "inputs": jnp.zeros((1, 8, 8, 2))}, "do not match"),
     ],

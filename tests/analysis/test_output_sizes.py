@@ -10,6 +10,7 @@ from jax import lax
 
 from cnnjax.analysis import conv_output_size, conv_params, pool_output_size
 from cnnjax.models import layers
+from cnnjax.ops import conv1d
 
 
 @pytest.mark.parametrize(
@@ -133,3 +134,15 @@ def test_strict_accepts_exact_tilings():
 def test_bad_parameter_count_arguments(args, message):
     with pytest.raises(ValueError, match=message):
         conv_params(*args)
+
+
+@pytest.mark.parametrize("bad", ["FULL", "sane", 1.5, (1, -1), (1, 2, 3), -2])
+def test_padding_is_refused_as_the_ops_refuse_it(bad):
+    """The formula reads padding with the ops' parser: the same value, the same message."""
+    x, kernel = jnp.zeros((1, 28, 1)), jnp.zeros((5, 1, 1))
+    with pytest.raises(ValueError) as by_ops:
+        conv1d(x, kernel, padding=bad if isinstance(bad, str) else [bad])
+    with pytest.raises(ValueError) as by_formula:
+        conv_output_size(28, 5, bad, 1)
+    assert str(by_formula.value) == str(by_ops.value)
+    assert repr(bad) in str(by_formula.value)

@@ -34,16 +34,8 @@ HAS_BATCHNORM |= {"vgg16_cifar", "mobilenet_v2", "efficientnet_lite0"}
 
 
 def ordered_intermediates(model, variables, x, **kwargs):
-    """`models.intermediates` under eval_shape, keeping the order of its names."""
-    names = []
-
-    def run(variables, x):
-        out = models.intermediates(model, variables, x, **kwargs)
-        names.extend(out)
-        return list(out.values())
-
-    shapes = jax.eval_shape(run, variables, x)
-    return dict(zip(names, shapes, strict=True))
+    """`models.intermediates` under eval_shape: its names keep their forward order."""
+    return jax.eval_shape(lambda v, x: models.intermediates(model, v, x, **kwargs), variables, x)
 
 
 def count(tree) -> int:

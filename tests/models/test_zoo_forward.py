@@ -47,7 +47,6 @@ def test_small_model_forward(name):
     model = models.create_model(name, num_classes=10)
     bf16 = models.create_model(name, num_classes=10, dtype=jnp.bfloat16)
     x = batch(spec.test_input_shape)
-    names = []  # jit sorts dict keys: keep the order `intermediates` returns them in
 
     variables = numpy_variables(model, x)
 
@@ -55,15 +54,14 @@ def test_small_model_forward(name):
     def run(variables, x):
         # Eval mode: no dropout rng given, `batch_stats` not mutable (an update would raise).
         acts = models.intermediates(model, variables, x)
-        names.extend(acts)
         train_logits, train_state = model.apply(
             variables, x, train=True, mutable=["batch_stats"], rngs={"dropout": KEY}
         )
         logits16 = bf16.apply(variables, x)  # the same float32 parameters, bfloat16 compute
-        return list(acts.values()), train_logits, train_state, logits16
+        return acts, train_logits, train_state, logits16
 
     acts, train_logits, train_state, logits16 = run(variables, x)
-    acts = dict(zip(names, acts, strict=True))
+    names = list(acts)  # forward order, through jit too
     eval_logits = acts["logits"]
     assert eval_logits.shape == (4, 10)
     assert names[-2:] == ["pre_logits", "logits"]  # the full order: test_zoo.py

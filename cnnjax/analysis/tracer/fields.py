@@ -1,14 +1,9 @@
-"""The receptive-field state the tracer attaches to every value that depends on the input.
+"""What the tracer attaches to every value that depends on the input: its receptive field.
 
 A value carries a *field*: `Local` (spatial axes and one `ReceptiveField` per axis), `GLOBAL`
 (each unit depends on every position of some feature map, e.g. after flattening) or `UNKNOWN`
 (an operation the tracer cannot follow, e.g. a transposed convolution). Values that do not
 depend on the input (parameters, constants) carry none.
-
-A rule `rule(eqn, fields, active) -> (out_fields, LayerCall | None)` gets the fields of a jaxpr
-equation's operands (None where an operand does not depend on the input) and the indices of
-those that do; it returns the outputs' fields and, for a layer (convolution, spatial pooling,
-global pooling, dense product), a `LayerCall` describing it.
 """
 
 import dataclasses
@@ -29,27 +24,10 @@ UNKNOWN = "unknown"
 Field = Local | str
 
 
-@dataclasses.dataclass
-class LayerCall:
-    """One convolution, pooling window, global pooling or dense product met by the input.
-
-    Spatial attributes (`kernel`, `strides`, `padding`, `dilation`, `in_spatial`, `out_spatial`)
-    list the dimensions the input's field runs along; `channels` is (c_in, c_out, groups).
-    """
-
-    kind: str
-    scope: str
-    input_shape: tuple[int, ...]
-    output_shape: tuple[int, ...]
-    field: Field
-    flops: int = 0
-    kernel: tuple[int, ...] = ()
-    strides: tuple[int, ...] = ()
-    padding: tuple[tuple[int, int], ...] = ()
-    dilation: tuple[int, ...] = ()
-    in_spatial: tuple[int, ...] = ()
-    out_spatial: tuple[int, ...] = ()
-    channels: tuple[int, int, int] | None = None
+def input_field(ndim: int) -> Local:
+    """The field of a (B, *spatial, C) input of rank `ndim`: each pixel sees itself."""
+    spatial = tuple(range(1, ndim - 1))
+    return Local(spatial, (ReceptiveField(),) * len(spatial))
 
 
 def merge(fields) -> Field:
@@ -72,4 +50,5 @@ def merge(fields) -> Field:
 
 
 def shape_of(v) -> tuple[int, ...]:
+    """The static shape of a jaxpr variable."""
     return tuple(int(d) for d in v.aval.shape)

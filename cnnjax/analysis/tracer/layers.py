@@ -1,12 +1,41 @@
 """Rules for the equations that are layers: convolution, pooling windows, reductions, dots.
 
-See `cnnjax.analysis.fields` for the rule signature.
+A rule `rule(eqn, fields, active) -> (out_fields, LayerCall | None)` gets the fields
+(`cnnjax.analysis.tracer.fields`) of a jaxpr equation's operands (None where an operand does not
+depend on the input) and the indices of those that do; it returns the outputs' fields and, for
+a layer (convolution, spatial pooling, global pooling, dense product), the `LayerCall` that
+describes it. A convolution or pooling window moves a field by the receptive-field recurrence
+of `ReceptiveField.then` (Araujo, Norris & Sim, 2019, Distill).
 """
+
+import dataclasses
 
 import numpy as np
 
-from cnnjax.analysis.fields import GLOBAL, UNKNOWN, Field, LayerCall, Local, merge
-from cnnjax.analysis.fields import shape_of as _shape
+from cnnjax.analysis.tracer.fields import GLOBAL, UNKNOWN, Field, Local, merge, shape_of
+
+
+@dataclasses.dataclass
+class LayerCall:
+    """One convolution, pooling window, global pooling or dense product met by the input.
+
+    Spatial attributes (`kernel`, `strides`, `padding`, `dilation`, `in_spatial`, `out_spatial`)
+    list the dimensions the input's field runs along; `channels` is (c_in, c_out, groups).
+    """
+
+    kind: str
+    scope: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    field: Field
+    flops: int = 0
+    kernel: tuple[int, ...] = ()
+    strides: tuple[int, ...] = ()
+    padding: tuple[tuple[int, int], ...] = ()
+    dilation: tuple[int, ...] = ()
+    in_spatial: tuple[int, ...] = ()
+    out_spatial: tuple[int, ...] = ()
+    channels: tuple[int, int, int] | None = None
 
 
 def _windowed(field: Field, axes_in, axes_out, windows):
@@ -22,14 +51,15 @@ def _windowed(field: Field, axes_in, axes_out, windows):
     return Local(tuple(axes_out[axes_in.index(a)] for a in field.axes), tuple(fields))
 
 
-def _conv(eqn, ins, act):
+def convolution(eqn, ins, act):
+    """A convolution (`conv_general_dilated`): windows the field, counts 2 x MACs as FLOPs."""
     lhs, rhs = eqn.invars
     p = eqn.params
     dn = p["dimension_numbers"]
     nsp = len(dn.lhs_spec) - 2
     if act != [0] or any(d != 1 for d in p["lhs_dilation"]) or p["batch_group_count"] != 1:
         return [UNKNOWN], None
-    x, k, y = _shape(lhs), _shape(rhs), _shape(eqn.outvars[0])
+    x, k, y = shape_of(lhs), shape_of(rhs), shape_of(eqn.outvars[0])
     axes_in = tuple(dn.lhs_spec[2:])
     kernel = tuple(k[dn.rhs_spec[2 + i]] for i in range(nsp))
     pads = tuple((int(lo), int(hi)) for lo, hi in p["padding"])
@@ -60,12 +90,13 @@ def _conv(eqn, ins, act):
 _POOL_KINDS = {"reduce_window_max": "max_pool", "reduce_window_sum": "avg_pool"}
 
 
-def _reduce_window(eqn, ins, act):
+def window_reduction(eqn, ins, act):
+    """A pooling window (`reduce_window_*`); a window over non-spatial axes (LRN) is no layer."""
     p = eqn.params
     field = ins[0]
     if act != [0] or any(d != 1 for d in p["base_dilation"]):
         return [UNKNOWN] * len(eqn.outvars), None
-    x, y = _shape(eqn.invars[0]), _shape(eqn.outvars[0])
+    x, y = shape_of(eqn.invars[0]), shape_of(eqn.outvars[0])
     pads = tuple((int(lo), int(hi)) for lo, hi in p["padding"])
     windows = [
         (p["window_dimensions"][a], p["window_strides"][a], p["window_dilation"][a], pads[a][0])
@@ -98,7 +129,8 @@ def _reduce_window(eqn, ins, act):
 _GLOBAL_POOLS = {"reduce_sum": "global_avg_pool", "reduce_max": "global_max_pool"}
 
 
-def _reduce(eqn, ins, act):
+def axis_reduction(eqn, ins, act):
+    """A reduction over axes: global pooling when it covers every spatial axis."""
     field = ins[0]
     reduced = set(eqn.params["axes"])
     if not isinstance(field, Local):
@@ -109,15 +141,17 @@ def _reduce(eqn, ins, act):
     call = None
     kind = _GLOBAL_POOLS.get(eqn.primitive.name)
     if kind and set(field.axes) <= reduced:
-        x, y = _shape(eqn.invars[0]), _shape(eqn.outvars[0])
+        x, y = shape_of(eqn.invars[0]), shape_of(eqn.outvars[0])
         call = LayerCall(kind, "", x, y, GLOBAL, in_spatial=tuple(x[a] for a in field.axes))
     return [GLOBAL], call
 
 
-def _dot_general(eqn, ins, act):
+def dot_product(eqn, ins, act):
+    """A `dot_general`: a dense layer when one operand is the input's, a global field when it
+    contracts a spatial axis."""
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
-    shapes = [_shape(v) for v in eqn.invars]
-    y = _shape(eqn.outvars[0])
+    shapes = [shape_of(v) for v in eqn.invars]
+    y = shape_of(eqn.outvars[0])
     contracted = int(np.prod([shapes[0][a] for a in lc]))
     outs = []
     for i in act:
@@ -140,19 +174,3 @@ def _dot_general(eqn, ins, act):
         x = shapes[act[0]]
         call = LayerCall("dense", "", x, y, field, 2 * int(np.prod(y)) * contracted)
     return [field], call
-
-
-RULES = {
-    "conv_general_dilated": _conv,
-    "reduce_window_max": _reduce_window,
-    "reduce_window_sum": _reduce_window,
-    "reduce_window_min": _reduce_window,
-    "reduce_window": _reduce_window,
-    "reduce_sum": _reduce,
-    "reduce_max": _reduce,
-    "reduce_min": _reduce,
-    "reduce_prod": _reduce,
-    "argmax": _reduce,
-    "argmin": _reduce,
-    "dot_general": _dot_general,
-}

@@ -1,30 +1,34 @@
-"""Rules for data movement (reshape, transpose, broadcast, concat, pad, slice, gather) and the
-default position-wise rule. See `cnnjax.analysis.fields` for the rule signature.
+"""Rules for data movement: reshape, transpose, broadcast, squeeze, concat, split, gather, pad,
+slice. They move a field to the axes its positions land on, shift it by padding and slicing,
+or declare it global (spatial axes merged) or unknown; none of them is a layer.
+See `cnnjax.analysis.tracer.layers` for the rule signature.
 """
 
-from cnnjax.analysis.fields import GLOBAL, UNKNOWN, Local, merge
-from cnnjax.analysis.fields import shape_of as _shape
 from cnnjax.analysis.receptive_fields import ReceptiveField
+from cnnjax.analysis.tracer.fields import GLOBAL, UNKNOWN, Local, merge, shape_of
 
 
-def _reshape(eqn, ins, act):
-    field, x, y = ins[0], _shape(eqn.invars[0]), _shape(eqn.outvars[0])
+def reshape(eqn, ins, act):
+    """Keeps the field unless the spatial axes are merged (a flatten makes it global)."""
+    field, x, y = ins[0], shape_of(eqn.invars[0]), shape_of(eqn.outvars[0])
     last = max(field.axes, default=-1) + 1 if isinstance(field, Local) else 0
     if x[:last] != y[:last]:
         return [GLOBAL], None  # spatial axes merged (flatten): each unit mixes positions
     return [field], None
 
 
-def _transpose(eqn, ins, act):
+def transpose(eqn, ins, act):
+    """Moves the field with its axes."""
     field, perm = ins[0], list(eqn.params["permutation"])
     if isinstance(field, Local):
         field = Local(tuple(perm.index(a) for a in field.axes), field.fields)
     return [field], None
 
 
-def _broadcast_in_dim(eqn, ins, act):
+def broadcast_in_dim(eqn, ins, act):
+    """Moves the field to the broadcast axes; a pooled value spread over space is global."""
     field, dims = ins[0], eqn.params["broadcast_dimensions"]
-    x, y = _shape(eqn.invars[0]), _shape(eqn.outvars[0])
+    x, y = shape_of(eqn.invars[0]), shape_of(eqn.outvars[0])
     if isinstance(field, Local):
         if any(x[a] != y[dims[a]] for a in field.axes):
             return [GLOBAL], None  # a pooled value spread back over space
@@ -32,7 +36,8 @@ def _broadcast_in_dim(eqn, ins, act):
     return [field], None
 
 
-def _squeeze(eqn, ins, act):
+def squeeze(eqn, ins, act):
+    """Drops size-1 axes; dropping a spatial one makes the field global."""
     field, dropped = ins[0], set(eqn.params["dimensions"])
     if isinstance(field, Local):
         if dropped & set(field.axes):
@@ -41,28 +46,30 @@ def _squeeze(eqn, ins, act):
     return [field], None
 
 
-def _concatenate(eqn, ins, act):
+def concatenate(eqn, ins, act):
+    """Merges the operands' fields (a channel concat); along a spatial axis: unknown."""
     fields = [ins[i] for i in act]
     if any(isinstance(f, Local) and eqn.params["dimension"] in f.axes for f in fields):
         return [UNKNOWN], None
     return [merge(fields)], None
 
 
-def _split(eqn, ins, act):
+def split(eqn, ins, act):
+    """Each part keeps the field, unless split along a spatial axis."""
     field = ins[0]
     if isinstance(field, Local) and eqn.params["axis"] in field.axes:
         field = UNKNOWN
     return [field] * len(eqn.outvars), None
 
 
-def _gather(eqn, ins, act):
+def gather(eqn, ins, act):
     """Indexing with constant indices along non-spatial axes (e.g. picking channels)."""
     field, dn = ins[0], eqn.params["dimension_numbers"]
     if act != [0]:
         return [UNKNOWN], None
     if not isinstance(field, Local):
         return [field], None
-    x = _shape(eqn.invars[0])
+    x = shape_of(eqn.invars[0])
     sizes = eqn.params["slice_sizes"]
     kept = [a for a in range(len(x)) if a not in dn.collapsed_slice_dims]
     kept = [a for a in kept if a not in dn.operand_batching_dims]
@@ -72,7 +79,8 @@ def _gather(eqn, ins, act):
     return [Local(tuple(dn.offset_dims[kept.index(a)] for a in field.axes), field.fields)], None
 
 
-def _pad(eqn, ins, act):
+def pad(eqn, ins, act):
+    """Shifts each spatial axis's start by the low padding; interior padding: unknown."""
     field = ins[0]
     if act != [0]:
         return [UNKNOWN], None
@@ -88,7 +96,8 @@ def _pad(eqn, ins, act):
     return [field], None
 
 
-def _slice(eqn, ins, act):
+def strided_slice(eqn, ins, act):
+    """Shifts the start by the first index and multiplies the jump by the step."""
     field = ins[0]
     starts, strides = eqn.params["start_indices"], eqn.params["strides"]
     if isinstance(field, Local):
@@ -99,33 +108,3 @@ def _slice(eqn, ins, act):
             fields.append(ReceptiveField(rf.size, rf.jump * step, start))
         field = Local(field.axes, tuple(fields))
     return [field], None
-
-
-# Same-shape operations that mix positions along an axis, and control flow (whose bodies are not
-# walked); every other same-shape primitive is taken to act position by position (elementwise
-# arithmetic, activations, casts, LRN).
-_NOT_POINTWISE = {
-    "cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp", "rev", "sort", "fft",
-    "while", "cond", "scan",
-}  # fmt: skip
-
-
-def pointwise(eqn, ins, act):
-    """The default rule: same-shape outputs that combine their operands position by position."""
-    shapes = {_shape(eqn.invars[i]) for i in act} | {_shape(v) for v in eqn.outvars}
-    if eqn.primitive.name in _NOT_POINTWISE or len(shapes) != 1:
-        return [UNKNOWN] * len(eqn.outvars), None
-    return [merge(ins[i] for i in act)] * len(eqn.outvars), None
-
-
-RULES = {
-    "reshape": _reshape,
-    "transpose": _transpose,
-    "broadcast_in_dim": _broadcast_in_dim,
-    "squeeze": _squeeze,
-    "concatenate": _concatenate,
-    "split": _split,
-    "gather": _gather,
-    "pad": _pad,
-    "slice": _slice,
-}
