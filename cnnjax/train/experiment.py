@@ -19,6 +19,7 @@ import ml_collections
 from cnnjax import data, models, transfer
 from cnnjax.data import augment as augment_lib
 from cnnjax.data import preprocess
+from cnnjax.models import layers
 from cnnjax.train import numbers, optim, parallel, precision, steps
 from cnnjax.train.state import TrainState, create_train_state
 
@@ -160,6 +161,8 @@ def build(config: ml_collections.ConfigDict, devices=None) -> Experiment:
     if policy.compute_dtype != jax.numpy.float32:
         kwargs.setdefault("dtype", policy.compute_dtype)
     model = models.create_model(config.model, num_classes=dataset.num_classes, **kwargs)
+    # Cross-replica BatchNorm: the engine's axis on every BatchNorm layer (None under `jit`).
+    model = layers.with_batch_norm_axis(model, parallel.batch_norm_axis(config.parallel))
     prep = preprocess.build(
         dataset, input_shape, policy.compute_dtype, config.resize, tuple(config.input_range)
     )
@@ -223,9 +226,15 @@ def build(config: ml_collections.ConfigDict, devices=None) -> Experiment:
 
 def make_engine(config, experiment: Experiment, devices=None) -> parallel.Engine:
     """The engine of `config.parallel` for this experiment's steps and state shapes."""
-    abstract_state = jax.eval_shape(experiment.init_fn)
     return parallel.make_engine(
-        config, experiment.train_fn, experiment.eval_fn, abstract_state, devices
+        config.parallel,
+        experiment.train_fn,
+        experiment.eval_fn,
+        jax.eval_shape(experiment.init_fn),
+        devices=devices,
+        shard_params=config.shard_params,
+        shard_min_size=config.shard_min_size,
+        preprocess_fn=experiment.options.preprocess,
     )
 
 
