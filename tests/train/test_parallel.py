@@ -7,6 +7,8 @@ the batch statistics over all devices, as the `jit` engine's global batch does. 
 real `train_and_evaluate` calls in subprocesses (see `parallel_runs.py`).
 """
 
+import functools
+
 import jax
 import numpy as np
 import parallel_runs as pr
@@ -101,18 +103,19 @@ def test_pmap_batch_norm_normalises_with_the_global_batch():
         return layers.batch_norm(True, axis_name=axis_name)
 
     variables = batch_norm(None).init(jax.random.PRNGKey(0), x[0])
+    engine_axis = parallel.batch_norm_axis("pmap")
 
-    def apply(group, axis_name=parallel.batch_norm_axis("pmap")):
+    def apply(group, axis_name=engine_axis):
         return batch_norm(axis_name).apply(variables, group, mutable=["batch_stats"])
 
-    y, updates = jax.vmap(apply, axis_name=parallel.AXIS)(x)
+    y, updates = jax.jit(jax.vmap(apply, axis_name=parallel.AXIS))(x)
     flat = x.reshape(8, 5).astype(np.float64)
     mean, var = flat.mean(0), flat.var(0)
     np.testing.assert_allclose(y.reshape(8, 5), (flat - mean) / np.sqrt(var + 1e-5), atol=1e-5)
     for group in range(4):
         np.testing.assert_allclose(updates["batch_stats"]["mean"][group], 0.1 * mean, atol=1e-6)
         np.testing.assert_allclose(updates["batch_stats"]["var"][group], 0.9 + 0.1 * var, rtol=1e-5)
-    local, _ = jax.vmap(lambda g: apply(g, axis_name=None))(x)  # per-group statistics differ
+    local, _ = jax.jit(jax.vmap(lambda g: apply(g, axis_name=None)))(x)  # per-group statistics
     assert np.max(np.abs(np.asarray(local) - np.asarray(y))) > 0.1
 
 
@@ -123,14 +126,13 @@ def test_model_built_for_pmap_normalises_with_the_global_batch():
     x = np.random.default_rng(1).normal(size=(8, 8, 8, 3)).astype(np.float32)
     variables = model.init(jax.random.PRNGKey(0), x[:1])
     apply = lambda m, xs: m.apply(variables, xs, train=True, mutable=["batch_stats"])
-    whole, whole_stats = apply(model, x)
+    whole, whole_stats = jax.jit(functools.partial(apply, model))(x)
     mapped = layers.with_batch_norm_axis(model, parallel.batch_norm_axis("pmap"))
-    groups, group_stats = jax.vmap(lambda g: apply(mapped, g), axis_name=parallel.AXIS)(
-        x.reshape(4, 2, 8, 8, 3)  # (groups, B / groups, H, W, C)
-    )
+    in_groups = jax.vmap(functools.partial(apply, mapped), axis_name=parallel.AXIS)
+    groups, group_stats = jax.jit(in_groups)(x.reshape(4, 2, 8, 8, 3))  # (groups, B/4, H, W, C)
     np.testing.assert_allclose(groups.reshape(whole.shape), whole, rtol=1e-4, atol=1e-5)
     for group in range(4):
-        pr.assert_trees_close(jax.tree.map(lambda s: s[group], group_stats), whole_stats)
+        pr.assert_trees_close(jax.tree.map(lambda s, g=group: s[g], group_stats), whole_stats)
     assert parallel.batch_norm_axis("jit") is None
 
 
