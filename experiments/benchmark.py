@@ -20,9 +20,10 @@ shortcuts, vgg16_cifar 64); other models at `--batch_size` (default 32 in this m
     python -m experiments.benchmark --mode=pretrained           # EfficientNet-Lite0, MobileNetV2
 
 `--mode=data` compares what the input pipeline delivers (grain `train_iterator`, in the main
-process and with worker processes) with what a jitted train step consumes: a plain
-`jax.value_and_grad` + optax SGD step (preprocessing and augmentation included) of `lenet5` at
-batch 256 on MNIST-5k, and of a CIFAR-size model (`resnet20`) on synthetic 32x32x3 uint8 data.
+process and with worker processes) with what the training step consumes: the engine's compiled
+train step (`cnnjax.train.steps.train_step` through `cnnjax.train.parallel`, state donated,
+preprocessing and augmentation included, SGD with momentum) of `lenet5` at batch 256 on
+MNIST-5k, and of a CIFAR-size model (`resnet20`) on synthetic 32x32x3 uint8 data.
 The pipeline keeps up when its img/s exceeds the step's. Modes are a registry, so other modes
 (model speed, ...) can be added beside `data`.
 """
@@ -35,7 +36,6 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from absl import app, flags
 
 import cnnjax
@@ -45,6 +45,7 @@ from cnnjax.data import load_dataset, preprocess, train_iterator
 from cnnjax.data.datasets import Dataset
 from cnnjax.data.sources import ArraySource
 from cnnjax.ops import dispatch
+from cnnjax.train import steps as train_steps
 from experiments import model_speed, op_speed
 
 MODES: dict[str, Callable[[], None]] = {}
@@ -80,50 +81,24 @@ def pipeline_rate(source, batch_size: int, batches: int, worker_count: int) -> t
     return batches * batch_size, seconds
 
 
-def make_train_step(model, dataset: Dataset, input_shape, augment: str, learning_rate=0.01):
-    """A jitted SGD step over uint8 batches: preprocess → augment → value_and_grad → optax."""
-    prep = preprocess.build(dataset, input_shape)
-    aug = augment_lib.build(augment, dataset.num_classes)
-    tx = optax.sgd(learning_rate, momentum=0.9)
-
-    def step(params, extra, opt_state, batch, key):
-        images = prep(batch["image"])
-        labels = jax.nn.one_hot(batch["label"], dataset.num_classes)
-        aug_key, dropout_key = jax.random.split(key)
-        images, labels = aug(aug_key, images, labels)
-
-        def loss_fn(p):
-            logits, updates = model.apply(
-                {"params": p, **extra}, images, train=True,
-                rngs={"dropout": dropout_key}, mutable=list(extra),
-            )  # fmt: skip
-            logits = logits[0] if isinstance(logits, tuple) else logits  # (main, aux) heads
-            return optax.softmax_cross_entropy(logits, labels).mean(), updates
-
-        (loss, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        changes, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, changes), {**extra, **updates}, opt_state, loss
-
-    variables = model.init(jax.random.key(0), jnp.zeros((1, *input_shape)), train=False)
-    params = variables.pop("params")
-    return jax.jit(step, donate_argnums=(0, 1, 2)), params, dict(variables), tx.init(params)
-
-
 def step_rate(model_name, dataset, batch, augment: str, steps: int) -> tuple[int, float]:
-    """Images and seconds for `steps` train steps on one device-resident batch, after compiling."""
+    """Images and seconds for `steps` of the engine's compiled train step (the one training runs,
+    state donated; `model_speed.make_engine`) on one device-resident batch, after compiling."""
     spec = models.get_model_spec(model_name)
     model = models.create_model(model_name, num_classes=dataset.num_classes)
-    step, params, extra, opt_state = make_train_step(model, dataset, spec.input_shape, augment)
-    batch = jax.device_put(batch)
-    key = jax.random.key(1)
-    params, extra, opt_state, loss = step(params, extra, opt_state, batch, key)  # compile
-    loss.block_until_ready()
+    options = train_steps.StepOptions(
+        num_classes=dataset.num_classes,
+        preprocess=preprocess.build(dataset, spec.input_shape),
+        augment=augment_lib.build(augment, dataset.num_classes) if augment else None,
+    )
+    engine, state = model_speed.make_engine(model, spec.input_shape, options)
+    batch = engine.shard_batch(batch)
+    state, metrics = engine.train_step(state, batch)  # compile
+    jax.block_until_ready(metrics)
     start = time.perf_counter()
-    for i in range(steps):
-        params, extra, opt_state, loss = step(
-            params, extra, opt_state, batch, jax.random.fold_in(key, i)
-        )
-    loss.block_until_ready()
+    for _ in range(steps):
+        state, metrics = engine.train_step(state, batch)
+    jax.block_until_ready(metrics)
     return steps * len(batch["label"]), time.perf_counter() - start
 
 

@@ -14,7 +14,6 @@ import time
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
 
@@ -79,6 +78,27 @@ def _random_dataset(input_shape) -> Dataset:
     )  # fmt: skip
 
 
+def make_engine(model, input_shape, options: steps.StepOptions, learning_rate: float = 0.01):
+    """(engine, state): the steps training runs for `model`, compiled by the `jit` engine (state
+    donated), SGD with momentum 0.9, and the initial state already in the engine's layout.
+
+    Args:
+      model: a linen module.
+      input_shape: (H, W, C) the model sees.
+      options: the steps' `StepOptions` (preprocessing, augmentation, classes).
+      learning_rate: SGD's rate.
+    """
+    tx = optax.sgd(learning_rate, momentum=0.9)
+    init_fn = functools.partial(create_train_state, model, input_shape, tx, jax.random.key(0))
+    engine = parallel.make_engine(
+        "jit",
+        functools.partial(steps.train_step, options=options),
+        functools.partial(steps.eval_step, options=options),
+        jax.eval_shape(init_fn),
+    )
+    return engine, engine.create_state(init_fn)
+
+
 def build(name: str, batch_size: int):
     """(model, engine, state, batch) of registry model `name` as the reference trains it."""
     spec = models.get_model_spec(name)
@@ -89,23 +109,13 @@ def build(name: str, batch_size: int):
         num_classes=NUM_CLASSES,
         preprocess=preprocess.build(_random_dataset(input_shape), input_shape),
     )
-    tx = optax.sgd(0.01, momentum=0.9)
-    init_fn = functools.partial(create_train_state, model, input_shape, tx, jax.random.key(0))
-    config = ml_collections.ConfigDict(
-        {"parallel": "jit", "shard": {"params": False, "min_size": 2**18}}
-    )
-    engine = parallel.make_engine(
-        config,
-        functools.partial(steps.train_step, options=options),
-        functools.partial(steps.eval_step, options=options),
-        jax.eval_shape(init_fn),
-    )
+    engine, state = make_engine(model, input_shape, options)
     rng = np.random.default_rng(0)
     batch = engine.shard_batch({
         "image": rng.integers(0, 256, (batch_size, *input_shape), dtype=np.uint8),
         "label": rng.integers(0, NUM_CLASSES, batch_size).astype(np.int32),
     })  # fmt: skip
-    return model, engine, engine.create_state(init_fn), batch
+    return model, engine, state, batch
 
 
 def _peak_mb(compiled) -> float:

@@ -74,6 +74,8 @@ class EfficientNetLite(nn.Module):
       dropout_rate: dropout before the classifier, in training only.
       padding: "SAME" (TensorFlow, as trained) or "symmetric".
       bn_epsilon: BatchNorm epsilon, 1e-3 as trained in TensorFlow.
+      bn_axis_name: mapped axis every BatchNorm averages its batch statistics over (the
+        `pmap` engine's; `layers.with_batch_norm_axis`), or None.
     """
 
     num_classes: int = 1000
@@ -83,6 +85,7 @@ class EfficientNetLite(nn.Module):
     padding: str = "SAME"
     bn_epsilon: float = 1e-3
     dtype: Any = jnp.float32
+    bn_axis_name: str | None = None
 
     @property
     def min_input_size(self) -> int:

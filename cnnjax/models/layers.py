@@ -5,6 +5,7 @@ one backend slots in here (`conv`, through `cnnjax.ops.conv_general`) without to
 files.
 """
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -111,6 +112,7 @@ def batch_norm(
     name: str | None = None,
     zero_init=False,
     epsilon: float = 1e-5,
+    axis_name: str | None = None,
 ):
     """BatchNorm as every zoo model uses it (PyTorch's defaults: momentum 0.9, epsilon 1e-5).
 
@@ -123,6 +125,9 @@ def batch_norm(
         (Goyal et al., 2017) so that each block starts as the identity.
       epsilon: added to the variance; TensorFlow-trained networks (EfficientNet) use 1e-3,
         and their imported statistics are only right with it.
+      axis_name: in training, average the batch mean and variance over this mapped axis (the
+        statistics of the global batch: cross-replica BatchNorm under `pmap`; Ioffe &
+        Szegedy, 2015, normalise over the whole mini-batch); None: this device's examples.
     """
     return nn.BatchNorm(
         use_running_average=not train,
@@ -130,8 +135,28 @@ def batch_norm(
         epsilon=epsilon,
         dtype=dtype,
         scale_init=nn.initializers.zeros_init() if zero_init else nn.initializers.ones_init(),
+        axis_name=axis_name,
         name=name,
     )
+
+
+def with_batch_norm_axis(model: nn.Module, axis_name: str | None) -> nn.Module:
+    """`model` whose BatchNorm layers average their batch statistics over `axis_name`.
+
+    Models with BatchNorm carry a `bn_axis_name` field that they pass down to every
+    `batch_norm(..., axis_name=...)`; a model without that field has no BatchNorm and is
+    returned as it is.
+
+    Args:
+      model: a linen module.
+      axis_name: the mapped axis (e.g. the `pmap` engine's `data`), or None.
+
+    Returns:
+      `model.clone(bn_axis_name=axis_name)`, or `model`.
+    """
+    if "bn_axis_name" not in {f.name for f in dataclasses.fields(model)}:
+        return model
+    return model.clone(bn_axis_name=axis_name)
 
 
 def local_response_norm(

@@ -56,7 +56,13 @@ def conv_bn(module, x, features, kernel, strides, name, train, groups=1):
         kernel_init=nn.initializers.variance_scaling(2.0, "fan_out", "normal"),
         name=f"{name}_conv",
     )(x)
-    bn = layers.batch_norm(train, dtype=module.dtype, name=f"{name}_bn", epsilon=module.bn_epsilon)
+    bn = layers.batch_norm(
+        train,
+        dtype=module.dtype,
+        name=f"{name}_bn",
+        epsilon=module.bn_epsilon,
+        axis_name=module.bn_axis_name,
+    )
     return bn(x)
 
 
@@ -72,6 +78,8 @@ class InvertedResidual(nn.Module):
       padding: "symmetric" (k // 2 each side, torch) or "SAME" (TensorFlow: the extra row and
         column at the bottom/right), as the imported weights were trained.
       bn_epsilon: BatchNorm epsilon (1e-5 torch, 1e-3 TensorFlow).
+      bn_axis_name: mapped axis every BatchNorm averages its batch statistics over (the
+        `pmap` engine's; `layers.with_batch_norm_axis`), or None.
     """
 
     features: int
@@ -81,6 +89,7 @@ class InvertedResidual(nn.Module):
     padding: str = "symmetric"
     bn_epsilon: float = 1e-5
     dtype: Any = jnp.float32
+    bn_axis_name: str | None = None
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
@@ -103,7 +112,7 @@ class MobileNetV2(nn.Module):
     Attributes:
       num_classes: classifier outputs; 0 returns the pooled features (no classifier).
       dropout_rate: dropout before the classifier, in training only.
-      padding, bn_epsilon: as `InvertedResidual`, for every convolution.
+      padding, bn_epsilon, bn_axis_name: as `InvertedResidual`, for every convolution.
     """
 
     num_classes: int = 1000
@@ -111,6 +120,7 @@ class MobileNetV2(nn.Module):
     padding: str = "symmetric"
     bn_epsilon: float = 1e-5
     dtype: Any = jnp.float32
+    bn_axis_name: str | None = None
 
     @property
     def min_input_size(self) -> int:
@@ -140,6 +150,7 @@ def mobile_network(module, x, train, stages, stem_width, head_width):
             padding=module.padding,
             bn_epsilon=module.bn_epsilon,
             dtype=module.dtype,
+            bn_axis_name=module.bn_axis_name,
         )
         outputs = Stage(InvertedResidual, repeats, kwargs, name=f"stage{s}")(x, train)
         for b, out in enumerate(outputs):

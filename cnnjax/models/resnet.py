@@ -49,6 +49,7 @@ class _Block(nn.Module):
     shortcut: str = "B"
     zero_init_residual: bool = False
     dtype: Any = jnp.float32
+    bn_axis_name: str | None = None
 
     def conv_bn(self, x, features, kernel, strides, index, train, last=False):
         x = layers.Conv(
@@ -62,7 +63,14 @@ class _Block(nn.Module):
             name=f"conv{index}",
         )(x)
         zero_init = last and self.zero_init_residual
-        return layers.batch_norm(train, dtype=self.dtype, name=f"bn{index}", zero_init=zero_init)(x)
+        bn = layers.batch_norm(
+            train,
+            dtype=self.dtype,
+            name=f"bn{index}",
+            zero_init=zero_init,
+            axis_name=self.bn_axis_name,
+        )
+        return bn(x)
 
     def add_shortcut(self, x, y, train):
         """relu(y + shortcut(x)); the shortcut changes only where the shape does."""
@@ -83,7 +91,10 @@ class _Block(nn.Module):
                 kernel_init=he_normal,
                 name="proj_conv",
             )(x)
-            x = layers.batch_norm(train, dtype=self.dtype, name="proj_bn")(x)
+            bn = layers.batch_norm(
+                train, dtype=self.dtype, name="proj_bn", axis_name=self.bn_axis_name
+            )
+            x = bn(x)
         return nn.relu(y + x.astype(y.dtype))
 
 
@@ -142,6 +153,8 @@ class ResNet(nn.Module):
       stem: "imagenet" (7x7/2 conv + 3x3/2 max-pool) or "cifar" (3x3 conv).
       shortcut: "A" (zero-padding identity) or "B" (projection) where the shape changes.
       zero_init_residual: start the last BN scale of each block at 0 (Goyal et al., 2017).
+      bn_axis_name: mapped axis every BatchNorm averages its batch statistics over (the
+        `pmap` engine's; `layers.with_batch_norm_axis`), or None.
     """
 
     num_classes: int = 1000
@@ -152,6 +165,7 @@ class ResNet(nn.Module):
     shortcut: str = "B"
     zero_init_residual: bool = False
     dtype: Any = jnp.float32
+    bn_axis_name: str | None = None
 
     @property
     def min_input_size(self) -> int:
@@ -177,7 +191,7 @@ class ResNet(nn.Module):
             kernel_init=he_normal,
             name="conv1",
         )(x)
-        x = layers.batch_norm(train, dtype=self.dtype, name="bn1")(x)
+        x = layers.batch_norm(train, dtype=self.dtype, name="bn1", axis_name=self.bn_axis_name)(x)
         x = record(self, "conv1", nn.relu(x))
         if imagenet:
             x = record(self, "pool1", layers.max_pool(x, 3, 2, padding=1))
@@ -188,6 +202,7 @@ class ResNet(nn.Module):
                 shortcut=self.shortcut,
                 zero_init_residual=self.zero_init_residual,
                 dtype=self.dtype,
+                bn_axis_name=self.bn_axis_name,
             )
             outputs = Stage(self.block_cls, blocks, kwargs, name=f"stage{i + 2}")(x, train)
             for b, out in enumerate(outputs):

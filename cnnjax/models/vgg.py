@@ -47,6 +47,8 @@ class VGG(nn.Module):
       batch_norm: BatchNorm after every convolution.
       dense: widths of the hidden dense layers (fc6, fc7); empty: classify pool5 directly.
       dropout_rate: dropout after each hidden dense layer, in training only.
+      bn_axis_name: mapped axis every BatchNorm averages its batch statistics over (the
+        `pmap` engine's; `layers.with_batch_norm_axis`), or None.
     """
 
     num_classes: int = 1000
@@ -56,6 +58,7 @@ class VGG(nn.Module):
     dense: Sequence[int] = (4096, 4096)
     dropout_rate: float = 0.5
     dtype: Any = jnp.float32
+    bn_axis_name: str | None = None
 
     @property
     def min_input_size(self) -> int:
@@ -72,7 +75,10 @@ class VGG(nn.Module):
                 )
                 x = conv(x)
                 if self.batch_norm:
-                    x = layers.batch_norm(train, dtype=self.dtype, name=f"bn{name}")(x)
+                    bn = layers.batch_norm(
+                        train, dtype=self.dtype, name=f"bn{name}", axis_name=self.bn_axis_name
+                    )
+                    x = bn(x)
                 x = record(self, f"conv{name}", nn.relu(x))
             x = record(self, f"pool{s + 1}", layers.max_pool(x, 2))
         x = x.reshape(x.shape[0], -1)  # (B, 7 * 7 * 512) at 224x224

@@ -294,6 +294,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ValueError(f"data.input_shape must be empty or (H, W, C) whole numbers, got {shape}")
     if value_range and len(value_range) != 2:
         raise ValueError(f"data.input_range must be empty or (low, high), got {value_range}")
+    if config.parallel == "pmap" and config.shard.params:
+        raise ValueError(
+            "shard.params=True needs parallel='jit' (the pmap engine replicates the whole "
+            "state on every device); set parallel='jit' or shard.params=False"
+        )
     parse_spec(config.augment)  # unknown ops and bad arguments raise here
     transfer_setup.check(transfer_setup.Options(**config.transfer), config.augment)
 

@@ -18,6 +18,7 @@ import ml_collections
 from cnnjax import data, models, transfer
 from cnnjax.data import augment as augment_lib
 from cnnjax.data import preprocess
+from cnnjax.models import layers
 from cnnjax.train import numbers, optim, parallel, precision, run_identity, steps
 from cnnjax.train.state import TrainState, create_train_state
 
@@ -123,6 +124,8 @@ def build(config: ml_collections.ConfigDict, devices=None) -> Experiment:
     if policy.compute_dtype != jax.numpy.float32:
         kwargs.setdefault("dtype", policy.compute_dtype)
     model = models.create_model(config.model, num_classes=dataset.num_classes, **kwargs)
+    # Cross-replica BatchNorm: the engine's axis on every BatchNorm layer (None under `jit`).
+    model = layers.with_batch_norm_axis(model, parallel.batch_norm_axis(config.parallel))
     prep = preprocess.build(dataset, input_shape, policy.compute_dtype, d.resize, d.input_range)
     setup = None
     options = transfer_options(config)
@@ -212,9 +215,15 @@ def build(config: ml_collections.ConfigDict, devices=None) -> Experiment:
 
 def make_engine(config, experiment: Experiment, devices=None) -> parallel.Engine:
     """The engine of `config.parallel` for this experiment's steps and state shapes."""
-    abstract_state = jax.eval_shape(experiment.init_fn)
     return parallel.make_engine(
-        config, experiment.train_fn, experiment.eval_fn, abstract_state, devices
+        config.parallel,
+        experiment.train_fn,
+        experiment.eval_fn,
+        jax.eval_shape(experiment.init_fn),
+        devices=devices,
+        shard_params=config.shard.params,
+        shard_min_size=config.shard.min_size,
+        preprocess_fn=experiment.options.preprocess,
     )
 
 

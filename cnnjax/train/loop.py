@@ -292,7 +292,7 @@ def _pictures(workdir, metrics_path, exp, engine, state, final, eval_source) -> 
         example = eval_source[0]
         image = np.asarray(example["image"], np.uint8)
         image = image[..., None] if image.ndim == 2 else image
-        model_input = np.asarray(jax.jit(exp.options.preprocess)(image[None])[0])
+        model_input = np.asarray(engine.preprocess(image[None])[0])
         pictures.write_pictures(
             os.path.join(workdir, "pictures"),
             history=writers.read_metrics(metrics_path),

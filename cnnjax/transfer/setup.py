@@ -23,6 +23,7 @@ import jax.numpy as jnp
 
 from cnnjax import data, models
 from cnnjax.data.subset import without_per_class
+from cnnjax.models import layers
 from cnnjax.pretrained import PRETRAINED, make_preprocess
 from cnnjax.transfer import bottleneck, freeze, restore
 from cnnjax.transfer.source import Source, load_source, pretrained_names
@@ -251,7 +252,7 @@ def build(
     """
     source = load_source(t.init_from)
     if source.model is not None:
-        model, prep, input_shape = _pretrained_target(input_size, source, dataset)
+        model, prep, input_shape = _pretrained_target(input_size, source, dataset, model)
     order = restore.module_order(model, input_shape)
     head = t.head or restore.default_head(order)
     abstract = _variables(jax.eval_shape(_init(model, input_shape, 0)))
@@ -293,7 +294,7 @@ def build(
     )
 
 
-def _pretrained_target(input_size: int | None, source: Source, dataset):
+def _pretrained_target(input_size: int | None, source: Source, dataset, target):
     """The pretrained network with a `dataset`-sized head, its preprocessing and input shape.
 
     The input side is `input_size` if given, else the network's (224); grey images
@@ -310,6 +311,8 @@ def _pretrained_target(input_size: int | None, source: Source, dataset):
         return rgb(images)
 
     model = source.model.clone(num_classes=dataset.num_classes)
+    # BatchNorm reduces over the engine's axis as the run's own model would (cross-replica).
+    model = layers.with_batch_norm_axis(model, getattr(target, "bn_axis_name", None))
     return model, preprocess, (size, size, 3)
 
 

@@ -1,5 +1,6 @@
 """`python -m experiments.benchmark --models=...`: the line format, the JSON, the reference nets."""
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -10,7 +11,9 @@ import jax.numpy as jnp
 import pytest
 
 from cnnjax import models
-from experiments import model_speed
+from cnnjax.data import train_iterator
+from cnnjax.train import parallel
+from experiments import benchmark, model_speed
 
 LINE = re.compile(
     r"cnnjax lenet5 bs=256 train_img_per_s=[\d.]+ eval_img_per_s=[\d.]+ compile_s=[\d.]+ "
@@ -53,3 +56,25 @@ def test_reference_networks_have_the_torch_reference_parameter_counts(name, para
     shape = (1, *models.get_model_spec(name).input_shape)
     variables = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros(shape))
     assert sum(x.size for x in jax.tree.leaves(variables["params"])) == params
+
+
+def test_data_mode_times_the_engines_train_step(monkeypatch):
+    """`--mode=data` times the step training runs: built by the engine table, state donated,
+    called once to compile and then once per timed step, each continuing the last's state."""
+    seen = []
+    row = parallel.ENGINES["jit"]
+
+    def recording(*args, **kwargs):
+        engine = row.make(*args, **kwargs)
+
+        def train_step(state, batch):
+            seen.append(int(state.step))
+            return engine.train_step(state, batch)
+
+        return dataclasses.replace(engine, train_step=train_step)
+
+    monkeypatch.setitem(parallel.ENGINES, "jit", dataclasses.replace(row, make=recording))
+    dataset = benchmark.synthetic_cifar(8)
+    batch = next(train_iterator(dataset.splits["train"], batch_size=8, seed=0))
+    images, seconds = benchmark.step_rate("lenet5", dataset, batch, "flip_lr", steps=3)
+    assert (images, seen) == (24, [0, 1, 2, 3]) and seconds > 0

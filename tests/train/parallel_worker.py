@@ -71,7 +71,7 @@ def _record_shardings(workdir: str):
 
     from cnnjax.train import parallel
 
-    make = parallel.make_jit_engine
+    make = parallel.ENGINES["jit"].make
 
     def describe(state) -> dict:
         flat = jax.tree_util.tree_flatten_with_path(state)[0]
@@ -131,7 +131,8 @@ def main(spec: dict) -> None:
             from cnnjax.train import parallel
 
             recorder = _record_shardings(workdir)
-            original, parallel.make_jit_engine = parallel.make_jit_engine, recorder
+            original = parallel.ENGINES["jit"]
+            parallel.ENGINES["jit"] = dataclasses.replace(original, make=recorder)
         try:
             result = train_and_evaluate(config, workdir)
         except Exception as e:
@@ -145,7 +146,7 @@ def main(spec: dict) -> None:
             continue
         finally:
             if recorder is not None:
-                parallel.make_jit_engine = original
+                parallel.ENGINES["jit"] = original
         if recorder is not None:
             recorder.write()
         if run.get("expect_error"):

@@ -77,6 +77,15 @@ def test_model_kwargs_is_free_and_a_missing_or_flattened_group_is_named():
         config_lib.validate(flat)
 
 
+def test_pmap_with_sharded_parameters_is_refused_at_the_door(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "make_engine", pytest.fail)  # nothing may be compiled
+    config = make_tiny_config(parallel="pmap")
+    config.shard.params = True
+    with pytest.raises(ValueError, match=r"shard.params=True needs parallel='jit'"):
+        train_and_evaluate(config, str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()
+
+
 def test_every_old_name_points_at_an_existing_key():
     known = set(leaves(config_lib.SCHEMA))
     assert set(config_lib.RENAMED.values()) <= known

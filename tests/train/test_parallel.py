@@ -7,14 +7,16 @@ the batch statistics over all devices, as the `jit` engine's global batch does. 
 real `train_and_evaluate` calls in subprocesses (see `parallel_runs.py`).
 """
 
-import flax.linen as nn
+import functools
+
 import jax
-import ml_collections
 import numpy as np
 import parallel_runs as pr
 import pytest
 
-from cnnjax.train import parallel, parallel_pmap
+from cnnjax import models
+from cnnjax.models import layers
+from cnnjax.train import parallel
 
 # atol 1e-5: float32 summation order moves BatchNorm-net gradients near zero by ~1e-6; the steps
 # compared move parameters by ~1e-3 and a real fault (per-device BatchNorm statistics) by ~4e-3.
@@ -90,30 +92,48 @@ def test_agreement_is_far_tighter_than_training_moves(runs):
 
 
 def test_pmap_batch_norm_normalises_with_the_global_batch():
-    """Under the interceptor each group's BatchNorm uses the statistics of all groups.
+    """With the `pmap` engine's axis each group's BatchNorm uses the statistics of all groups.
 
     Four groups of two examples (`vmap` with the engine's axis name stands in for four devices)
     must be normalised, and the running statistics updated, as one batch of eight (numpy).
     """
     x = np.random.default_rng(0).normal(3.0, 2.0, size=(4, 2, 5)).astype(np.float32)
-    bn = nn.BatchNorm(use_running_average=False, momentum=0.9, epsilon=1e-5)
-    variables = bn.init(jax.random.PRNGKey(0), x[0])
 
-    def apply(group, intercept=True):
-        if not intercept:
-            return bn.apply(variables, group, mutable=["batch_stats"])
-        with nn.intercept_methods(parallel_pmap._cross_replica_batch_norm):
-            return bn.apply(variables, group, mutable=["batch_stats"])
+    def batch_norm(axis_name):
+        return layers.batch_norm(True, axis_name=axis_name)
 
-    y, updates = jax.vmap(apply, axis_name=parallel.AXIS)(x)
+    variables = batch_norm(None).init(jax.random.PRNGKey(0), x[0])
+    engine_axis = parallel.batch_norm_axis("pmap")
+
+    def apply(group, axis_name=engine_axis):
+        return batch_norm(axis_name).apply(variables, group, mutable=["batch_stats"])
+
+    y, updates = jax.jit(jax.vmap(apply, axis_name=parallel.AXIS))(x)
     flat = x.reshape(8, 5).astype(np.float64)
     mean, var = flat.mean(0), flat.var(0)
     np.testing.assert_allclose(y.reshape(8, 5), (flat - mean) / np.sqrt(var + 1e-5), atol=1e-5)
     for group in range(4):
         np.testing.assert_allclose(updates["batch_stats"]["mean"][group], 0.1 * mean, atol=1e-6)
         np.testing.assert_allclose(updates["batch_stats"]["var"][group], 0.9 + 0.1 * var, rtol=1e-5)
-    local, _ = jax.vmap(lambda g: apply(g, intercept=False))(x)  # per-group statistics differ
+    local, _ = jax.jit(jax.vmap(lambda g: apply(g, axis_name=None)))(x)  # per-group statistics
     assert np.max(np.abs(np.asarray(local) - np.asarray(y))) > 0.1
+
+
+def test_model_built_for_pmap_normalises_with_the_global_batch():
+    """A BatchNorm ResNet built for `pmap` (`with_batch_norm_axis`): four groups of two under
+    the engine's axis give the logits and running statistics of one batch of eight."""
+    model = models.create_model("resnet20", num_classes=3, stage_sizes=(1,), widths=(4,))
+    x = np.random.default_rng(1).normal(size=(8, 8, 8, 3)).astype(np.float32)
+    variables = model.init(jax.random.PRNGKey(0), x[:1])
+    apply = lambda m, xs: m.apply(variables, xs, train=True, mutable=["batch_stats"])
+    whole, whole_stats = jax.jit(functools.partial(apply, model))(x)
+    mapped = layers.with_batch_norm_axis(model, parallel.batch_norm_axis("pmap"))
+    in_groups = jax.vmap(functools.partial(apply, mapped), axis_name=parallel.AXIS)
+    groups, group_stats = jax.jit(in_groups)(x.reshape(4, 2, 8, 8, 3))  # (groups, B/4, H, W, C)
+    np.testing.assert_allclose(groups.reshape(whole.shape), whole, rtol=1e-4, atol=1e-5)
+    for group in range(4):
+        pr.assert_trees_close(jax.tree.map(lambda s, g=group: s[g], group_stats), whole_stats)
+    assert parallel.batch_norm_axis("jit") is None
 
 
 def test_batch_not_divisible_by_devices_fails_before_compiling(runs):
@@ -124,14 +144,15 @@ def test_batch_not_divisible_by_devices_fails_before_compiling(runs):
 
 
 def test_pmap_refuses_sharded_parameters():
-    config = ml_collections.ConfigDict({"shard": {"params": True}, "batch_size": 8})
-    with pytest.raises(ValueError, match="shard_params=True needs parallel='jit'"):
-        parallel_pmap.make_pmap_engine(config, None, None, None)
+    with pytest.raises(ValueError, match="shard.params=True needs parallel='jit'"):
+        parallel.make_pmap_engine(None, None, None, shard_params=True)
 
 
 def test_make_engine_dispatches_to_pmap():
-    config = ml_collections.ConfigDict(
-        {"parallel": "pmap", "shard": {"params": True}, "batch_size": 8}
-    )
     with pytest.raises(ValueError, match="needs parallel='jit'"):
-        parallel.make_engine(config, None, None, None)
+        parallel.make_engine("pmap", None, None, None, shard_params=True)
+
+
+def test_make_engine_refuses_an_unknown_mode():
+    with pytest.raises(ValueError, match="unknown parallel mode 'pjit'; accepted are jit, pmap"):
+        parallel.make_engine("pjit", None, None, None)

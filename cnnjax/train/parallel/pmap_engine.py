@@ -4,10 +4,13 @@ Every local device holds a full copy of the state, stacked along a new leading a
 `n_local` (the layout `flax.jax_utils.replicate` makes); a host batch of `B_local` examples is
 reshaped to (n_local, B_local / n_local, ...) and each device runs the pure step on its slice.
 The steps are called with `axis_name="data"`, so they `pmean` gradients, loss, accuracy and
-BatchNorm running statistics over all devices of all processes; on top of that every BatchNorm
-layer normalises with the statistics of the *global* batch (cross-replica BatchNorm, as flax's
-`examples/imagenet` does with `axis_name="batch"`). With the same global batch and seed the
-`pmap` and `jit` engines therefore compute the same function and agree to float32 rounding.
+BatchNorm running statistics over all devices of all processes. For every BatchNorm layer to
+normalise with the statistics of the *global* batch (cross-replica BatchNorm, as flax's
+`examples/imagenet` does with `nn.BatchNorm(axis_name="batch")`), the model must be built with
+its BatchNorm layers' `axis_name` set to `BATCH_NORM_AXIS` (`cnnjax.models.layers.
+with_batch_norm_axis`, which the experiment builder applies for this mode). With the same global
+batch and seed the `pmap` and `jit` engines therefore compute the same function and agree to
+float32 rounding.
 
 Random draws (dropout, augmentation) are the exception: under `pmap` each device folds its
 index into the step key (`cnnjax.train.steps.train_step`), so they differ from `jit`'s
@@ -20,37 +23,16 @@ under the other and onto any device count.
 
 from collections.abc import Callable, Sequence
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from cnnjax.train.parallel import AXIS, Engine, check_batch_size
+from cnnjax.train.parallel.engine import AXIS, Engine, compile_preprocess
 from cnnjax.train.state import TrainState
 
-
-def _cross_replica_batch_norm(next_fun, args, kwargs, context):
-    """Method interceptor: BatchNorm layers without an `axis_name` reduce over `AXIS`.
-
-    `nn.BatchNorm` reads `self.axis_name` only inside `__call__` (and ignores it while
-    initialising), so setting it for the duration of the call makes the batch mean and
-    variance `pmean`s over the devices: the statistics of the global batch.
-    """
-    module = context.module
-    if (
-        context.method_name != "__call__"
-        or not isinstance(module, nn.BatchNorm)
-        or module.axis_name is not None
-    ):
-        return next_fun(*args, **kwargs)
-    object.__setattr__(module, "axis_name", AXIS)  # modules are frozen dataclasses
-    try:
-        return next_fun(*args, **kwargs)
-    finally:
-        object.__setattr__(module, "axis_name", None)
+BATCH_NORM_AXIS = AXIS  # each device sees a slice: BatchNorm must `pmean` over the devices
 
 
 def _view(x: jax.Array, sharding: NamedSharding) -> jax.Array:
@@ -61,35 +43,45 @@ def _view(x: jax.Array, sharding: NamedSharding) -> jax.Array:
 
 
 def make_pmap_engine(
-    config: ml_collections.ConfigDict,
     train_fn: Callable,
     eval_fn: Callable,
     abstract_state: TrainState,
+    *,
     devices: Sequence | None = None,
+    shard_params: bool = False,
+    shard_min_size: int | None = None,
+    preprocess_fn: Callable | None = None,
 ) -> Engine:
     """The `jax.pmap` engine over `devices` (default: all devices of all processes).
 
+    The global batch size must be a multiple of the device count (`engine.check_batch_size`,
+    checked at the door by the experiment builder); `shard_batch` refuses a host batch that
+    does not split over this process's devices.
+
     Args:
-      config: reads `batch_size` and `shard.params` (which must be False: parameters are
-        replicated under `pmap`; use `parallel="jit"` to shard them).
       train_fn: pure `fn(state, batch, rng, *, axis_name=None) -> (state, metrics)`.
       eval_fn: pure `fn(state, batch, *, axis_name=None) -> summable metrics`.
       abstract_state: `jax.eval_shape` of the state (global shapes, no values).
       devices: devices to map over; every process must pass the same sequence.
+      shard_params: must be False: parameters are replicated under `pmap`; use the `jit`
+        engine to shard them.
+      shard_min_size: unused (nothing is sharded); accepted so every engine of
+        `cnnjax.train.parallel.ENGINES` is built with the same arguments.
+      preprocess_fn: `fn(uint8 images) -> model input`, compiled as `Engine.preprocess`.
 
     Returns:
       An `Engine` whose state leaves are (n_local, *shape) stacks of identical copies.
 
     Raises:
-      ValueError: `shard_params` is set, or `batch_size` does not split over the devices.
+      ValueError: `shard_params` is set.
     """
-    if config.shard.params:
+    del shard_min_size, abstract_state  # shapes come from the restored / initialised state
+    if shard_params:
         raise ValueError(
-            "shard_params=True needs parallel='jit' (the pmap engine replicates the whole "
-            "state on every device); set parallel='jit' or shard_params=False"
+            "shard.params=True needs parallel='jit' (the pmap engine replicates the whole "
+            "state on every device); set parallel='jit' or shard.params=False"
         )
     devices = tuple(jax.devices() if devices is None else devices)
-    check_batch_size(config.batch_size, devices)
     mesh = Mesh(np.asarray(devices), (AXIS,))
     n_local = mesh.local_mesh.size
     stacked = NamedSharding(mesh.local_mesh, P(AXIS))  # pmap's host-local layout
@@ -104,8 +96,7 @@ def make_pmap_engine(
     )
 
     def train(state, batch):
-        with nn.intercept_methods(_cross_replica_batch_norm):
-            return train_fn(state, batch, state.rng, axis_name=AXIS)
+        return train_fn(state, batch, state.rng, axis_name=AXIS)
 
     train_step = jax.pmap(train, axis_name=AXIS, devices=devices, donate_argnums=0)
     eval_step = jax.pmap(
@@ -150,7 +141,6 @@ def make_pmap_engine(
         # Every device holds the same (pmean-ed / psum-ed) value: keep device 0's.
         return jax.tree.map(lambda x: np.asarray(x)[0], jax.device_get(metrics))
 
-    del abstract_state  # shapes come from the restored / initialised state itself
     return Engine(
         name="pmap",
         devices=devices,
@@ -162,4 +152,8 @@ def make_pmap_engine(
         train_step=train_step,
         eval_step=eval_step,
         to_host=to_host,
+        preprocess=compile_preprocess(preprocess_fn),
     )
+
+
+__all__ = ["BATCH_NORM_AXIS", "make_pmap_engine"]
