@@ -20,6 +20,7 @@ from absl import app, flags
 from cnnjax import analysis
 from cnnjax.analysis import erf
 from cnnjax.analysis.summaries import default_num_classes
+from cnnjax.interpret import plots
 from cnnjax.models import create_model, list_models
 
 _MODEL = flags.DEFINE_string("model", None, "Registered model name (see cnnjax.models).")
@@ -78,7 +79,7 @@ def write_erf(summary: analysis.Summary, num_classes: int | None, layer, path: s
         theory = f"{rf[0].size}x{rf[1].size} at ({first_h}, {first_w})"
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     title = f"{name}: effective receptive field\nof the centre unit of {layer}"
-    erf.plot_effective_receptive_field(field, path, title=title, window=window)
+    plots.effective_receptive_field(field, path, title=title, window=window)
     return (
         f"ERF of {layer}'s centre unit: nonzero on {height}x{width} at ({top}, {left}); "
         f"theoretical RF {theory}; picture: {path}"

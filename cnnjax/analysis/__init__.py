@@ -9,7 +9,6 @@ print(analysis.format_summary(analysis.summary("vgg16")))
 from cnnjax.analysis.erf import (
     effective_receptive_field,
     erf_support,
-    plot_effective_receptive_field,
 )
 from cnnjax.analysis.receptive_fields import ReceptiveField, receptive_field
 from cnnjax.analysis.shapes import conv_output_size, conv_params, pool_output_size
@@ -25,7 +24,6 @@ __all__ = [
     "effective_receptive_field",
     "erf_support",
     "format_summary",
-    "plot_effective_receptive_field",
     "pool_output_size",
     "receptive_field",
     "summary",

@@ -96,11 +96,3 @@ def erf_support(erf: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
         raise ValueError("the effective receptive field is zero everywhere")
     top, left = int(rows.min()), int(cols.min())
     return (top, left), (int(rows.max()) - top + 1, int(cols.max()) - left + 1)
-
-
-def plot_effective_receptive_field(erf: np.ndarray, path: str, **kwargs) -> str:
-    """Writes the ERF heat map PNG: `cnnjax.interpret.plots.effective_receptive_field` (the
-    drawing lives with the other pictures; this name stays for its callers)."""
-    from cnnjax.interpret import plots  # matplotlib only when a picture is asked for
-
-    return plots.effective_receptive_field(erf, path, **kwargs)

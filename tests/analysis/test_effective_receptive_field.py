@@ -8,11 +8,8 @@ import pytest
 from PIL import Image
 
 from cnnjax.analysis import summary
-from cnnjax.analysis.erf import (
-    effective_receptive_field,
-    erf_support,
-    plot_effective_receptive_field,
-)
+from cnnjax.analysis.erf import effective_receptive_field, erf_support
+from cnnjax.interpret.plots import effective_receptive_field as plot_effective_receptive_field
 from cnnjax.models import layers
 from cnnjax.models.intermediates import record
 
