@@ -4,14 +4,19 @@
     python -m experiments.benchmark_interpret --model=efficientnet_lite0
 
 Occlusion evaluates one forward pass per window, so the model's batched eval img/s is its
-ceiling; SmoothGrad needs a forward and a backward pass per sample, so its ceiling is the
-batched gradient img/s (also printed, with both ratios). PAIR's `saliency` package (Google's
-reference implementation; numpy callbacks) is driven with a jitted one-image callback, as its
-API asks; it slides occlusion windows with stride 1 and draws one SmoothGrad sample per call,
-so its per-window and per-sample rates are measured on the first `--pair_calls` calls. Timings
-are the best of `--repeats` runs after a warm-up (compile) run.
+ceiling (timed at batch = all windows and at the pass size cnnjax.interpret uses; the best of
+the two is the ceiling); SmoothGrad needs a forward and a backward pass per sample, so its
+ceiling is the batched gradient img/s (also printed, with both ratios). PAIR's `saliency`
+package (Google's reference implementation; numpy callbacks) is driven with a jitted one-image
+callback, as its API asks; it slides occlusion windows with stride 1 and draws one SmoothGrad
+sample per call, so its per-window and per-sample rates are measured on its first
+`--pair_calls` calls. All methods, cnnjax's and PAIR's, are timed in turn in each of `--rounds`
+rounds after one compile run, so that they share the machine's load; the best round counts. The
+load average is printed with each round. Defaults at 224x224 (49 windows, 8 samples, 2 rounds)
+take ~2-3 minutes on 2 CPU cores.
 """
 
+import os
 import time
 
 import jax
@@ -20,24 +25,26 @@ import numpy as np
 from absl import app, flags
 
 from cnnjax import interpret, models
+from cnnjax.interpret import batching
 
 _MODEL = flags.DEFINE_string("model", "lenet5", "Registered zoo model or pretrained network.")
 _PATCH = flags.DEFINE_integer("patch", 0, "Occlusion window (0: 4 at 28x28, 32 at 224).")
-_STRIDE = flags.DEFINE_integer("stride", 0, "Occlusion stride (0: 1 at 28x28, 8 at 224).")
-_SAMPLES = flags.DEFINE_integer("samples", 0, "SmoothGrad samples (0: 64 at 28x28, 16 at 224).")
-_REPEATS = flags.DEFINE_integer("repeats", 3, "Timed runs (the best counts).")
-_PAIR_CALLS = flags.DEFINE_integer("pair_calls", 200, "PAIR callbacks timed per method.")
+_STRIDE = flags.DEFINE_integer("stride", 0, "Occlusion stride (0: 1 at 28x28, 32 at 224).")
+_SAMPLES = flags.DEFINE_integer("samples", 0, "SmoothGrad samples (0: 64 at 28x28, 8 at 224).")
+_PASS = flags.DEFINE_integer("pass_size", 0, "Images per pass (0: cnnjax.interpret's default).")
+_ROUNDS = flags.DEFINE_integer("rounds", 0, "Alternating timed rounds (0: 3 at 28x28, 2 at 224).")
+_PAIR_CALLS = flags.DEFINE_integer("pair_calls", 0, "PAIR callbacks per round (0: 200, 16).")
 
 
-def best_time(fn, repeats: int) -> float:
-    """Seconds of the fastest of `repeats` calls of `fn` after one warm-up call."""
-    jax.block_until_ready(fn())
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def rate(fn, items: int, min_seconds: float = 0.2) -> float:
+    """Items per second of `fn` (already compiled), calling it until `min_seconds` have passed."""
+    calls, start = 0, time.perf_counter()
+    while True:
         jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return min(times)
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return calls * items / elapsed
 
 
 class _Enough(Exception):
@@ -84,67 +91,101 @@ def main(argv):
     import saliency.core as pair
 
     model, variables, x = load(_MODEL.value)
-    side = x.shape[1]
-    small = side < 64
+    small = x.shape[1] < 64
     patch = _PATCH.value or (4 if small else 32)
-    stride = _STRIDE.value or (1 if small else 8)
-    samples = _SAMPLES.value or (64 if small else 16)
+    stride = _STRIDE.value or (1 if small else 32)
+    samples = _SAMPLES.value or (64 if small else 8)
+    rounds = _ROUNDS.value or (3 if small else 2)
+    calls = _PAIR_CALLS.value or (200 if small else 16)
     label = int(model.apply(variables, x).argmax())
-    windows = ((side - patch) // stride + 1) ** 2
-    batch = jnp.broadcast_to(x, (windows, *x.shape[1:]))
-    reps = _REPEATS.value
+    windows = ((x.shape[1] - patch) // stride + 1) * ((x.shape[2] - patch) // stride + 1)
+    per_pass = _PASS.value or batching.images_per_pass(x.shape[1:])
+    occlusion_pass = batching.split(windows, per_pass)[1]
+    chunk = batching.largest_divisor(samples, per_pass)
+
+    def copies(n):  # (n, H, W, C) copies of the image
+        return jnp.broadcast_to(x, (n, *x.shape[1:]))
+
+    def on(fn, n):  # a call of fn on n copies
+        batch = copies(n)
+        return lambda: fn(variables, batch)
 
     apply = jax.jit(lambda v, b: model.apply(v, b))
     grad = jax.jit(lambda v, b: jax.grad(lambda b: model.apply(v, b)[:, label].sum())(b))
     occlude = jax.jit(
         lambda v, x: interpret.occlusion(
-            model, v, x, jnp.array([label]), patch=patch, stride=stride, batch_size=windows
+            model, v, x, jnp.array([label]), patch=patch, stride=stride, batch_size=per_pass
         )
     )
     smooth = jax.jit(
         lambda v, x: interpret.smoothgrad(
-            model, v, x, interpret.class_score(label), jax.random.key(0), num_samples=samples
+            model, v, x, interpret.class_score(label), jax.random.key(0),
+            num_samples=samples, chunk=chunk,
         )
-    )
-    grad_batch = jnp.broadcast_to(x, (samples, *x.shape[1:]))
-    eval_rate = windows / best_time(lambda: apply(variables, batch), reps)
-    grad_rate = samples / best_time(lambda: grad(variables, grad_batch), reps)
-    occlusion_rate = windows / best_time(lambda: occlude(variables, x), reps)
-    smooth_rate = samples / best_time(lambda: smooth(variables, x), reps)
-
+    )  # fmt: skip
+    ours = {  # name: (function, items per call)
+        f"eval, batch {windows}": (on(apply, windows), windows),
+        f"eval, batch {occlusion_pass}": (on(apply, occlusion_pass), occlusion_pass),
+        f"gradient, batch {samples}": (on(grad, samples), samples),
+        f"gradient, batch {chunk}": (on(grad, chunk), chunk),
+        "occlusion": (lambda: occlude(variables, x), windows),
+        "smoothgrad": (lambda: smooth(variables, x), samples),
+    }
     one_logit = jax.jit(lambda v, b: model.apply(v, b)[:, label])
-    one_grad = jax.jit(lambda v, b: jax.grad(lambda b: model.apply(v, b)[:, label].sum())(b))
 
     def callback(b, args, keys):
         b = jnp.asarray(b, jnp.float32)
         if pair.INPUT_OUTPUT_GRADIENTS in keys:
-            return {pair.INPUT_OUTPUT_GRADIENTS: np.asarray(one_grad(variables, b))}
+            return {pair.INPUT_OUTPUT_GRADIENTS: np.asarray(grad(variables, b))}
         return {pair.OUTPUT_LAYER_VALUES: np.asarray(one_logit(variables, b))}
 
     image = np.asarray(x[0])
-    calls = _PAIR_CALLS.value
-    pair_occlusion = pair_rate(pair.Occlusion().GetMask, image, callback, calls, size=patch)
-    pair_smooth = pair_rate(
-        pair.GradientSaliency().GetSmoothedMask, image, callback, calls, nsamples=calls + 2
-    )
+    theirs = {
+        "PAIR occlusion": lambda: pair_rate(
+            pair.Occlusion().GetMask, image, callback, calls, size=patch
+        ),
+        "PAIR smoothgrad": lambda: pair_rate(
+            pair.GradientSaliency().GetSmoothedMask, image, callback, calls, nsamples=calls + 2
+        ),
+    }
     print(
         f"model={_MODEL.value} input={tuple(x.shape[1:])} backend={jax.default_backend()} "
-        f"devices={jax.device_count()}"
+        f"devices={jax.device_count()} occlusion {patch}x{patch}/{stride} ({windows} windows, "
+        f"{occlusion_pass} per pass) smoothgrad {samples} samples ({chunk} per pass) "
+        f"load={_load()}",
+        flush=True,
     )
-    print(f"eval (batch {windows})            {eval_rate:10.0f} img/s")
-    print(f"gradient (batch {samples})          {grad_rate:10.0f} img/s")
+    start = time.perf_counter()
+    for fn, _ in ours.values():
+        jax.block_until_ready(fn())  # compile
+    print(f"compiled in {time.perf_counter() - start:.0f} s, load={_load()}", flush=True)
+    rates = {name: [] for name in [*ours, *theirs]}
+    for r in range(rounds):  # alternating, so that every method sees the same load
+        for name, (fn, items) in ours.items():
+            rates[name].append(rate(fn, items))
+        for name, fn in theirs.items():
+            rates[name].append(fn())
+        print(f"round {r + 1}/{rounds} done, load={_load()}", flush=True)
+    best = {name: max(values) for name, values in rates.items()}
+    for name, value in best.items():
+        print(f"{name:24s} {value:10.1f} /s")
+    eval_best = max(best[f"eval, batch {windows}"], best[f"eval, batch {occlusion_pass}"])
+    grad_best = max(best[f"gradient, batch {samples}"], best[f"gradient, batch {chunk}"])
     print(
-        f"occlusion {patch}x{patch}/{stride} ({windows} windows) "
-        f"{occlusion_rate:10.0f} windows/s"
-        f"  = {occlusion_rate / eval_rate:.2f} x eval"
-        f"  = {occlusion_rate / pair_occlusion:.1f} x PAIR "
-        f"({pair_occlusion:.0f} windows/s)"
+        f"occlusion  = {best['occlusion'] / eval_best:.2f} x best eval"
+        f"  = {best['occlusion'] / best[f'eval, batch {windows}']:.2f} x eval at batch {windows}"
+        f"  = {best['occlusion'] / best['PAIR occlusion']:.1f} x PAIR"
     )
     print(
-        f"smoothgrad ({samples} samples)       {smooth_rate:10.0f} samples/s"
-        f"  = {smooth_rate / eval_rate:.2f} x eval  = {smooth_rate / grad_rate:.2f} x gradient"
-        f"  = {smooth_rate / pair_smooth:.1f} x PAIR ({pair_smooth:.0f} samples/s)"
+        f"smoothgrad = {best['smoothgrad'] / eval_best:.2f} x best eval"
+        f"  = {best['smoothgrad'] / grad_best:.2f} x best gradient"
+        f"  = {best['smoothgrad'] / best['PAIR smoothgrad']:.1f} x PAIR"
     )
+    print(f"total {time.perf_counter() - start:.0f} s, load={_load()}")
+
+
+def _load() -> str:
+    return "/".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 if __name__ == "__main__":
