@@ -16,6 +16,7 @@ load average is printed with each round. Defaults at 224x224 (49 windows, 8 samp
 take ~2-3 minutes on 2 CPU cores.
 """
 
+import functools
 import os
 import time
 
@@ -33,7 +34,10 @@ _STRIDE = flags.DEFINE_integer("stride", 0, "Occlusion stride (0: 1 at 28x28, 32
 _SAMPLES = flags.DEFINE_integer("samples", 0, "SmoothGrad samples (0: 64 at 28x28, 8 at 224).")
 _PASS = flags.DEFINE_integer("pass_size", 0, "Images per pass (0: cnnjax.interpret's default).")
 _ROUNDS = flags.DEFINE_integer("rounds", 0, "Alternating timed rounds (0: 3 at 28x28, 2 at 224).")
-_PAIR_CALLS = flags.DEFINE_integer("pair_calls", 0, "PAIR callbacks per round (0: 200, 16).")
+_PAIR_CALLS = flags.DEFINE_integer("pair_calls", 0, "PAIR callbacks per round (0: 200, 8).")
+_REF_BATCH = flags.DEFINE_integer(
+    "ref_batch", 0, "Batched eval reference (0: all windows at 28x28, 8 at 224)."
+)
 
 
 def rate(fn, items: int, min_seconds: float = 0.2) -> float:
@@ -96,47 +100,66 @@ def main(argv):
     stride = _STRIDE.value or (1 if small else 32)
     samples = _SAMPLES.value or (64 if small else 8)
     rounds = _ROUNDS.value or (3 if small else 2)
-    calls = _PAIR_CALLS.value or (200 if small else 16)
+    calls = _PAIR_CALLS.value or (200 if small else 8)
     label = int(model.apply(variables, x).argmax())
     windows = ((x.shape[1] - patch) // stride + 1) * ((x.shape[2] - patch) // stride + 1)
+    ref_batch = _REF_BATCH.value or (windows if small else 8)
     per_pass = _PASS.value or batching.images_per_pass(x.shape[1:])
     occlusion_pass = batching.split(windows, per_pass)[1]
     chunk = batching.largest_divisor(samples, per_pass)
 
-    def copies(n):  # (n, H, W, C) copies of the image
-        return jnp.broadcast_to(x, (n, *x.shape[1:]))
+    def logits(v, b, fast):  # the model's own apply, or cnnjax.interpret's forward pass
+        if fast:
+            return interpret.forward(model, v, b)["logits"]
+        return model.apply(v, b)
 
-    def on(fn, n):  # a call of fn on n copies
-        batch = copies(n)
-        return lambda: fn(variables, batch)
+    def grad(v, b, fast):
+        return jax.grad(lambda b: logits(v, b, fast)[:, label].sum())(b)
 
-    apply = jax.jit(lambda v, b: model.apply(v, b))
-    grad = jax.jit(lambda v, b: jax.grad(lambda b: model.apply(v, b)[:, label].sum())(b))
-    occlude = jax.jit(
-        lambda v, x: interpret.occlusion(
-            model, v, x, jnp.array([label]), patch=patch, stride=stride, batch_size=per_pass
+    def occlude(v, x):
+        labels = jnp.array([label])
+        return interpret.occlusion(
+            model, v, x, labels, patch=patch, stride=stride, batch_size=per_pass
         )
+
+    def smooth(v, x):
+        target, key = interpret.class_score(label), jax.random.key(0)
+        return interpret.smoothgrad(model, v, x, target, key, num_samples=samples, chunk=chunk)
+
+    def compiled(fn, n=None, fast=False):  # AOT-compiled call of fn on n copies (or the image)
+        fn = functools.partial(fn, fast=fast) if n else fn
+        args = (variables, jnp.broadcast_to(x, (n, *x.shape[1:])) if n else x)
+        call = jax.jit(fn).lower(*args).compile()
+        return lambda: call(*args)
+
+    print(
+        f"model={_MODEL.value} input={tuple(x.shape[1:])} backend={jax.default_backend()} "
+        f"devices={jax.device_count()} occlusion {patch}x{patch}/{stride} ({windows} windows, "
+        f"{occlusion_pass} per pass) smoothgrad {samples} samples ({chunk} per pass) "
+        f"load={_load()}",
+        flush=True,
     )
-    smooth = jax.jit(
-        lambda v, x: interpret.smoothgrad(
-            model, v, x, interpret.class_score(label), jax.random.key(0),
-            num_samples=samples, chunk=chunk,
-        )
-    )  # fmt: skip
-    ours = {  # name: (function, items per call)
-        f"eval, batch {windows}": (on(apply, windows), windows),
-        f"eval, batch {occlusion_pass}": (on(apply, occlusion_pass), occlusion_pass),
-        f"gradient, batch {samples}": (on(grad, samples), samples),
-        f"gradient, batch {chunk}": (on(grad, chunk), chunk),
-        "occlusion": (lambda: occlude(variables, x), windows),
-        "smoothgrad": (lambda: smooth(variables, x), samples),
-    }
-    one_logit = jax.jit(lambda v, b: model.apply(v, b)[:, label])
+    start = time.perf_counter()
+    ours = {}  # name: (call, items per call)
+    for n in sorted({occlusion_pass, ref_batch}):
+        ours[f"model eval, batch {n}"] = (compiled(logits, n), n)
+    ours[f"interpret eval, batch {occlusion_pass}"] = (
+        compiled(logits, occlusion_pass, True),
+        occlusion_pass,
+    )
+    for n in sorted({chunk, samples} if small else {chunk}):
+        ours[f"model gradient, batch {n}"] = (compiled(grad, n), n)
+    ours[f"interpret gradient, batch {chunk}"] = (compiled(grad, chunk, True), chunk)
+    ours["occlusion"] = (compiled(occlude), windows)
+    ours["smoothgrad"] = (compiled(smooth), samples)
 
-    def callback(b, args, keys):
+    one_logit = jax.jit(lambda v, b: model.apply(v, b)[:, label])
+    one_grad = jax.jit(functools.partial(grad, fast=False))
+
+    def callback(b, args, keys):  # PAIR's model callback, on the model's own apply
         b = jnp.asarray(b, jnp.float32)
         if pair.INPUT_OUTPUT_GRADIENTS in keys:
-            return {pair.INPUT_OUTPUT_GRADIENTS: np.asarray(grad(variables, b))}
+            return {pair.INPUT_OUTPUT_GRADIENTS: np.asarray(one_grad(variables, b))}
         return {pair.OUTPUT_LAYER_VALUES: np.asarray(one_logit(variables, b))}
 
     image = np.asarray(x[0])
@@ -148,16 +171,6 @@ def main(argv):
             pair.GradientSaliency().GetSmoothedMask, image, callback, calls, nsamples=calls + 2
         ),
     }
-    print(
-        f"model={_MODEL.value} input={tuple(x.shape[1:])} backend={jax.default_backend()} "
-        f"devices={jax.device_count()} occlusion {patch}x{patch}/{stride} ({windows} windows, "
-        f"{occlusion_pass} per pass) smoothgrad {samples} samples ({chunk} per pass) "
-        f"load={_load()}",
-        flush=True,
-    )
-    start = time.perf_counter()
-    for fn, _ in ours.values():
-        jax.block_until_ready(fn())  # compile
     print(f"compiled in {time.perf_counter() - start:.0f} s, load={_load()}", flush=True)
     rates = {name: [] for name in [*ours, *theirs]}
     for r in range(rounds):  # alternating, so that every method sees the same load
@@ -168,19 +181,21 @@ def main(argv):
         print(f"round {r + 1}/{rounds} done, load={_load()}", flush=True)
     best = {name: max(values) for name, values in rates.items()}
     for name, value in best.items():
-        print(f"{name:24s} {value:10.1f} /s")
-    eval_best = max(best[f"eval, batch {windows}"], best[f"eval, batch {occlusion_pass}"])
-    grad_best = max(best[f"gradient, batch {samples}"], best[f"gradient, batch {chunk}"])
-    print(
-        f"occlusion  = {best['occlusion'] / eval_best:.2f} x best eval"
-        f"  = {best['occlusion'] / best[f'eval, batch {windows}']:.2f} x eval at batch {windows}"
-        f"  = {best['occlusion'] / best['PAIR occlusion']:.1f} x PAIR"
-    )
-    print(
-        f"smoothgrad = {best['smoothgrad'] / eval_best:.2f} x best eval"
-        f"  = {best['smoothgrad'] / grad_best:.2f} x best gradient"
-        f"  = {best['smoothgrad'] / best['PAIR smoothgrad']:.1f} x PAIR"
-    )
+        print(f"{name:34s} {value:10.1f} /s")
+
+    def ratios(method, kind, pair_name):
+        model_best = max(v for k, v in best.items() if k.startswith(f"model {kind}"))
+        ours_best = max(v for k, v in best.items() if k.startswith(f"interpret {kind}"))
+        return (
+            f"{method:10s} = {best[method] / model_best:.2f} x the model's best {kind}"
+            f"  = {best[method] / ours_best:.2f} x interpret's {kind}"
+            f"  = {best[method] / best[pair_name]:.1f} x PAIR"
+        )
+
+    print(ratios("occlusion", "eval", "PAIR occlusion"))
+    print(ratios("smoothgrad", "gradient", "PAIR smoothgrad"))
+    eval_best = max(v for k, v in best.items() if k.startswith("model eval"))
+    print(f"smoothgrad = {best['smoothgrad'] / eval_best:.2f} x the model's best eval")
     print(f"total {time.perf_counter() - start:.0f} s, load={_load()}")
 
 
