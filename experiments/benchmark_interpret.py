@@ -33,14 +33,14 @@ _PATCH = flags.DEFINE_integer("patch", 0, "Occlusion window (0: 4 at 28x28, 32 a
 _STRIDE = flags.DEFINE_integer("stride", 0, "Occlusion stride (0: 1 at 28x28, 32 at 224).")
 _SAMPLES = flags.DEFINE_integer("samples", 0, "SmoothGrad samples (0: 64 at 28x28, 8 at 224).")
 _PASS = flags.DEFINE_integer("pass_size", 0, "Images per pass (0: cnnjax.interpret's default).")
-_ROUNDS = flags.DEFINE_integer("rounds", 0, "Alternating timed rounds (0: 3 at 28x28, 2 at 224).")
+_ROUNDS = flags.DEFINE_integer("rounds", 0, "Alternating timed rounds (0: 5 at 28x28, 2 at 224).")
 _PAIR_CALLS = flags.DEFINE_integer("pair_calls", 0, "PAIR callbacks per round (0: 200, 8).")
 _REF_BATCH = flags.DEFINE_integer(
     "ref_batch", 0, "Batched eval reference (0: all windows at 28x28, 8 at 224)."
 )
 
 
-def rate(fn, items: int, min_seconds: float = 0.2) -> float:
+def rate(fn, items: int, min_seconds: float = 0.5) -> float:
     """Items per second of `fn` (already compiled), calling it until `min_seconds` have passed."""
     calls, start = 0, time.perf_counter()
     while True:
@@ -99,7 +99,7 @@ def main(argv):
     patch = _PATCH.value or (4 if small else 32)
     stride = _STRIDE.value or (1 if small else 32)
     samples = _SAMPLES.value or (64 if small else 8)
-    rounds = _ROUNDS.value or (3 if small else 2)
+    rounds = _ROUNDS.value or (5 if small else 2)
     calls = _PAIR_CALLS.value or (200 if small else 8)
     label = int(model.apply(variables, x).argmax())
     windows = ((x.shape[1] - patch) // stride + 1) * ((x.shape[2] - patch) // stride + 1)

@@ -113,6 +113,8 @@ def smoothgrad(
         chunk = largest_divisor(num_samples, images_per_pass(images.shape[1:]) // images.shape[0])
     if chunk < 1 or num_samples % chunk:
         raise ValueError(f"chunk={chunk} must divide num_samples={num_samples}")
+    if chunk == num_samples:  # one pass: no loop around it, so XLA fuses noise and gradient
+        return grads(noisy).mean(0)
     parts = jax.lax.map(grads, noisy.reshape(num_samples // chunk, chunk, *images.shape))
     return parts.reshape(num_samples, *images.shape).mean(0)
 
