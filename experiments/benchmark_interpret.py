@@ -4,16 +4,19 @@
     python -m experiments.benchmark_interpret --model=efficientnet_lite0
 
 Occlusion evaluates one forward pass per window, so the model's batched eval img/s is its
-ceiling (timed at batch = all windows and at the pass size cnnjax.interpret uses; the best of
-the two is the ceiling); SmoothGrad needs a forward and a backward pass per sample, so its
-ceiling is the batched gradient img/s (also printed, with both ratios). PAIR's `saliency`
+ceiling (timed at batch = all windows, or --ref_batch, and at the pass size cnnjax.interpret
+uses); SmoothGrad needs a forward and a backward pass per sample, so its ceiling is the batched
+gradient img/s. cnnjax.interpret evaluates through its own forward pass
+(`cnnjax.interpret.forward`), which on CPU computes depthwise convolutions as sums of shifted
+copies (`cnnjax.interpret.depthwise`); that pass is timed too ("interpret eval/gradient"), so
+the gain of batching and the gain of the depthwise rewrite show separately. PAIR's `saliency`
 package (Google's reference implementation; numpy callbacks) is driven with a jitted one-image
-callback, as its API asks; it slides occlusion windows with stride 1 and draws one SmoothGrad
-sample per call, so its per-window and per-sample rates are measured on its first
-`--pair_calls` calls. All methods, cnnjax's and PAIR's, are timed in turn in each of `--rounds`
-rounds after one compile run, so that they share the machine's load; the best round counts. The
-load average is printed with each round. Defaults at 224x224 (49 windows, 8 samples, 2 rounds)
-take ~2-3 minutes on 2 CPU cores.
+callback, as its API asks, once on the model's own apply and once on interpret's forward; it
+slides occlusion windows with stride 1 and draws one SmoothGrad sample per call, so its per-
+window and per-sample rates are measured on its first `--pair_calls` calls. All methods,
+cnnjax's and PAIR's, are timed in turn in each of `--rounds` rounds after compiling, so that
+they share the machine's load; the best round counts. The load average is printed with each
+round. Defaults at 224x224 (49 windows, 8 samples, 2 rounds) take ~2-3 minutes on 2 CPU cores.
 """
 
 import functools
@@ -38,6 +41,9 @@ _PAIR_CALLS = flags.DEFINE_integer("pair_calls", 0, "PAIR callbacks per round (0
 _REF_BATCH = flags.DEFINE_integer(
     "ref_batch", 0, "Batched eval reference (0: all windows at 28x28, 8 at 224)."
 )
+
+
+_ON_FAST = " on interpret's forward"  # PAIR driven by cnnjax.interpret.forward, not model.apply
 
 
 def rate(fn, items: int, min_seconds: float = 0.5) -> float:
@@ -153,24 +159,28 @@ def main(argv):
     ours["occlusion"] = (compiled(occlude), windows)
     ours["smoothgrad"] = (compiled(smooth), samples)
 
-    one_logit = jax.jit(lambda v, b: model.apply(v, b)[:, label])
-    one_grad = jax.jit(functools.partial(grad, fast=False))
+    def callback(fast):  # PAIR's model callback on the model's apply or interpret's forward
+        one_logit = jax.jit(lambda v, b: logits(v, b, fast)[:, label])
+        one_grad = jax.jit(functools.partial(grad, fast=fast))
 
-    def callback(b, args, keys):  # PAIR's model callback, on the model's own apply
-        b = jnp.asarray(b, jnp.float32)
-        if pair.INPUT_OUTPUT_GRADIENTS in keys:
-            return {pair.INPUT_OUTPUT_GRADIENTS: np.asarray(one_grad(variables, b))}
-        return {pair.OUTPUT_LAYER_VALUES: np.asarray(one_logit(variables, b))}
+        def call(b, args, keys):
+            b = jnp.asarray(b, jnp.float32)
+            if pair.INPUT_OUTPUT_GRADIENTS in keys:
+                return {pair.INPUT_OUTPUT_GRADIENTS: np.asarray(one_grad(variables, b))}
+            return {pair.OUTPUT_LAYER_VALUES: np.asarray(one_logit(variables, b))}
+
+        return call
 
     image = np.asarray(x[0])
-    theirs = {
-        "PAIR occlusion": lambda: pair_rate(
-            pair.Occlusion().GetMask, image, callback, calls, size=patch
-        ),
-        "PAIR smoothgrad": lambda: pair_rate(
-            pair.GradientSaliency().GetSmoothedMask, image, callback, calls, nsamples=calls + 2
-        ),
-    }
+    theirs = {}
+    for fast, on in ((False, ""), (True, _ON_FAST)):
+        theirs[f"PAIR occlusion{on}"] = functools.partial(
+            pair_rate, pair.Occlusion().GetMask, image, callback(fast), calls, size=patch
+        )
+        theirs[f"PAIR smoothgrad{on}"] = functools.partial(
+            pair_rate, pair.GradientSaliency().GetSmoothedMask, image, callback(fast), calls,
+            nsamples=calls + 2,
+        )  # fmt: skip
     print(f"compiled in {time.perf_counter() - start:.0f} s, load={_load()}", flush=True)
     rates = {name: [] for name in [*ours, *theirs]}
     for r in range(rounds):  # alternating, so that every method sees the same load
@@ -181,7 +191,7 @@ def main(argv):
         print(f"round {r + 1}/{rounds} done, load={_load()}", flush=True)
     best = {name: max(values) for name, values in rates.items()}
     for name, value in best.items():
-        print(f"{name:34s} {value:10.1f} /s")
+        print(f"{name:42s} {value:10.1f} /s")
 
     def ratios(method, kind, pair_name):
         model_best = max(v for k, v in best.items() if k.startswith(f"model {kind}"))
@@ -190,6 +200,7 @@ def main(argv):
             f"{method:10s} = {best[method] / model_best:.2f} x the model's best {kind}"
             f"  = {best[method] / ours_best:.2f} x interpret's {kind}"
             f"  = {best[method] / best[pair_name]:.1f} x PAIR"
+            f"  = {best[method] / best[pair_name + _ON_FAST]:.1f} x PAIR{_ON_FAST}"
         )
 
     print(ratios("occlusion", "eval", "PAIR occlusion"))
