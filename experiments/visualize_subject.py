@@ -137,8 +137,8 @@ def from_pretrained(name: str, image: str = "") -> Subject:
     model, variables, preprocess = pretrained.load(name)
     specs = image.split(",") if image else ["skimage:chelsea"]
     photos = [np.asarray(jax.jit(preprocess)(_photo(s)))[0] for s in specs]
-    images = jnp.asarray(np.stack(photos))  # (B, 224, 224, 3)
-    value_range = _range(preprocess, (224, 224, 3))
+    images = jnp.asarray(np.stack(photos))  # (B, S, S, 3), S the network's input side
+    value_range = _range(preprocess, images.shape[1:])
     logits = jax.jit(lambda v, x: model.apply(v, x))(variables, images)
     pool_photos = [
         np.asarray(jax.jit(preprocess)(_photo(f"skimage:{p}")))[0] for p in SKIMAGE_PHOTOS

@@ -1,12 +1,15 @@
 """Occlusion sensitivity (Zeiler & Fergus, 2014, "Visualizing and Understanding Convolutional
 Networks", §4.2): slide a grey square over the image and record how much the true class's
-probability drops. All windows of all images are evaluated as batches of occluded copies.
+probability drops. All windows of all images are evaluated by `jax.lax.map` over passes of a
+few occluded copies each (`cnnjax.interpret.batching`), not by a Python loop over windows.
 """
 
 import jax
 import jax.numpy as jnp
 
+from cnnjax.interpret import rewrite
 from cnnjax.interpret.activations import check_images
+from cnnjax.interpret.batching import images_per_pass, split
 from cnnjax.interpret.targets import class_score
 
 
@@ -32,7 +35,7 @@ def occlusion(
     patch: int = 4,
     stride: int = 1,
     fill: float = 0.0,
-    batch_size: int = 256,
+    batch_size: int | None = None,
 ) -> jax.Array:
     """Drop in the probability of `labels` when each patch x patch window is filled with `fill`.
 
@@ -41,7 +44,9 @@ def occlusion(
       labels: (B,) class per image (e.g. the true or the predicted class).
       patch, stride: window side and step in pixels.
       fill: the value written into the window (0 is the dataset mean after normalisation).
-      batch_size: occluded copies per forward pass.
+      batch_size: occluded copies per forward pass (default: as many as fit in
+        `batching.VALUES_PER_PASS` input values; 1 for a 224x224 RGB image, which XLA:CPU
+        runs fastest one at a time).
 
     Returns:
       (B, nh, nw) map, nh = (H - patch) // stride + 1: p(label | image) - p(label | occluded).
@@ -55,12 +60,16 @@ def occlusion(
         raise ValueError(f"stride={stride} must be >= 1")
     masks = window_masks((height, width), patch, stride)  # (n, H, W)
     n = masks.shape[0]
-    per_pass = max(1, batch_size // b)  # windows per forward pass
-    padded = -(-n // per_pass) * per_pass
+    if batch_size is None:
+        batch_size = images_per_pass(images.shape[1:])
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size} must be >= 1")
+    passes, per_pass = split(n, max(1, batch_size // b))  # windows per forward pass
+    padded = passes * per_pass
     masks = jnp.concatenate([masks, jnp.zeros((padded - n, height, width), bool)])
 
-    def probs(x):  # (N, H, W, C) -> (N, classes)
-        return jax.nn.softmax(model.apply(variables, x, train=False), -1)
+    def probs(x):  # (N, H, W, C) -> (N, classes); depthwise convolutions made fast on CPU
+        return jax.nn.softmax(rewrite.forward(model, variables, x)["logits"], -1)
 
     def chunk(m):  # (per_pass, H, W) -> (per_pass, B) probability of each image's label
         occluded = jnp.where(m[:, None, :, :, None], fill, images[None])  # (w, B, H, W, C)

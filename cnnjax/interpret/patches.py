@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnnjax import analysis
+from cnnjax.interpret import rewrite
 from cnnjax.interpret.activations import check_images, check_layer
-from cnnjax.models.intermediates import intermediates
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +62,7 @@ def top_activations(
 
     @jax.jit
     def best(v, x):  # top-k of one batch: values and flat (image, i, j) indices
-        a = intermediates(model, v, x)[layer][..., channel]  # (B, H', W')
+        a = rewrite.forward(model, v, x)[layer][..., channel]  # (B, H', W')
         return jax.lax.top_k(a.reshape(-1), min(k, a.size))
 
     values, flat = [], []

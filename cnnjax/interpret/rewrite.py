@@ -1,4 +1,4 @@
-"""One forward pass of any zoo model with two changes a plain `apply` cannot make.
+"""One forward pass of any zoo model with changes a plain `apply` cannot make.
 
 1. *Taps*: an additive perturbation on any recorded activation (`record`, see
    `cnnjax.models.intermediates`). Its gradient is the gradient with respect to that activation,
@@ -7,11 +7,14 @@
    Net"): every ReLU, ReLU6, tanh and sigmoid passes back only positive gradients, and only where
    its own derivative is nonzero.
 
-Both work on the traced program (a jaxpr) of `intermediates(model, variables, x)`, so no model has
-to be written for them: an activation is found as `jax.nn.relu`/`relu6` (custom-JVP calls wrapping
-a jit of that name), as `jnp.clip(x, 0, 6)` (a jit named `clip` with literal bounds) or as the
-`tanh`/`logistic` primitive, and a tap is placed on the jaxpr
-variable that the model records — the same value the next layer consumes.
+A third change is only for speed: depthwise convolutions become sums of shifted copies
+(`cnnjax.interpret.depthwise`), which XLA:CPU runs an order of magnitude faster.
+
+All three work on the traced program (a jaxpr) of `intermediates(model, variables, x)`, so no
+model has to be written for them: an activation is found as `jax.nn.relu`/`relu6` (custom-JVP
+calls wrapping a jit of that name), as `jnp.clip(x, 0, 6)` (a jit named `clip` with literal
+bounds) or as the `tanh`/`logistic` primitive, and a tap is placed on the jaxpr variable that the
+model records — the same value the next layer consumes.
 """
 
 from collections.abc import Mapping
@@ -20,6 +23,7 @@ import jax
 import jax.numpy as jnp
 from jax.extend import core as jex_core
 
+from cnnjax.interpret import depthwise
 from cnnjax.models.intermediates import intermediates
 
 
@@ -69,9 +73,10 @@ def _guided_rule(eqn):
     return None
 
 
-def _eval(jaxpr, consts, args, taps: Mapping, guided: bool):
+def _eval(jaxpr, consts, args, taps: Mapping, guided: bool, fast: bool):
     """Evaluates `jaxpr` like `jax.core.eval_jaxpr`, adding `taps[var]` to the listed variables
-    and swapping activations for their guided versions when `guided`."""
+    swapping activations for their guided versions when `guided` and depthwise convolutions for
+    sums of shifted copies (`cnnjax.interpret.depthwise`) when `fast`."""
     env = {}
 
     def read(v):
@@ -88,7 +93,12 @@ def _eval(jaxpr, consts, args, taps: Mapping, guided: bool):
             outvals = [rule(invals[0])]
         elif eqn.primitive.name in ("jit", "pjit"):  # inline, so inner activations are seen
             closed = eqn.params["jaxpr"]
-            outvals = _eval(closed.jaxpr, closed.consts, invals, taps, guided)
+            outvals = _eval(closed.jaxpr, closed.consts, invals, taps, guided, fast)
+        elif fast and depthwise.is_depthwise(eqn):
+            p = eqn.params
+            outvals = [
+                depthwise.depthwise(*invals, p["window_strides"], p["padding"], p["rhs_dilation"])
+            ]
         else:
             outvals = eqn.primitive.bind(*invals, **eqn.primitive.get_bind_params(eqn.params))
             outvals = outvals if eqn.primitive.multiple_results else [outvals]
@@ -104,6 +114,7 @@ def forward(
     *,
     taps: Mapping[str, jax.Array] | None = None,
     guided: bool = False,
+    fast: bool | None = None,
 ) -> dict[str, jax.Array]:
     """`intermediates(model, variables, x)` with taps and/or guided activations.
 
@@ -114,12 +125,17 @@ def forward(
       taps: recorded activation name -> a perturbation of that activation's shape (usually
         zeros), added where the model produces it, before any later layer reads it.
       guided: swap ReLU, ReLU6, tanh and sigmoid for their guided-backprop versions.
+      fast: compute depthwise convolutions as sums of shifted copies, which XLA:CPU runs an
+        order of magnitude faster than its grouped convolution (same values up to rounding);
+        default: on the CPU backend only.
 
     Returns:
       `{name: activation}` of every recorded activation plus `logits`, in forward order.
     """
     taps = dict(taps or {})
-    if not taps and not guided:
+    if fast is None:
+        fast = jax.default_backend() == "cpu"
+    if not taps and not guided and not fast:
         return intermediates(model, variables, x)
     abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)),
                             (variables, x))  # fmt: skip
@@ -137,5 +153,7 @@ def forward(
         if not isinstance(var, jex_core.Var) or var in closed.jaxpr.invars:
             raise ValueError(f"activation {name!r} is not computed by the model; cannot tap it")
         by_var[var] = delta
-    leaves = _eval(closed.jaxpr, closed.consts, jax.tree.leaves((variables, x)), by_var, guided)
+    leaves = _eval(
+        closed.jaxpr, closed.consts, jax.tree.leaves((variables, x)), by_var, guided, fast
+    )
     return jax.tree_util.tree_unflatten(tree, leaves)

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 
 from cnnjax.interpret import rewrite
 from cnnjax.interpret.activations import check_images
+from cnnjax.interpret.batching import images_per_pass, largest_divisor
 from cnnjax.interpret.targets import Target
 
 
@@ -87,8 +88,9 @@ def smoothgrad(
       num_samples: noisy copies per image.
       sigma: noise standard deviation as a fraction of each image's value range (max - min);
         0 gives exactly the vanilla gradient.
-      chunk: noisy copies per batch (default: all at once, B * num_samples images); smaller
-        chunks bound the memory of large models.
+      chunk: noisy copies of each image per pass, a divisor of `num_samples` (default: the
+        largest divisor whose B * chunk images fit in `batching.VALUES_PER_PASS` input values;
+        all at once for small images, one at a time at 224x224, which XLA:CPU runs fastest).
 
     Returns:
       (B, H, W, C) mean gradient.
@@ -107,9 +109,12 @@ def smoothgrad(
         flat = x.reshape(n * x.shape[1], *x.shape[2:])  # (n * B, H, W, C)
         return _grad(model, variables, flat, _tile(target, n)).reshape(x.shape)
 
-    chunk = chunk or num_samples
-    if num_samples % chunk:
+    if chunk is None:
+        chunk = largest_divisor(num_samples, images_per_pass(images.shape[1:]) // images.shape[0])
+    if chunk < 1 or num_samples % chunk:
         raise ValueError(f"chunk={chunk} must divide num_samples={num_samples}")
+    if chunk == num_samples:  # one pass: no loop around it, so XLA fuses noise and gradient
+        return grads(noisy).mean(0)
     parts = jax.lax.map(grads, noisy.reshape(num_samples // chunk, chunk, *images.shape))
     return parts.reshape(num_samples, *images.shape).mean(0)
 
