@@ -3,6 +3,8 @@ learning-rate schedules are the papers' (checked through the engine's own schedu
 
 import importlib
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -78,3 +80,29 @@ def test_lenet5_mnist_feeds_the_papers_input_range():
     assert x.shape == (32, 32)
     assert x[0, 0] == pytest.approx(-0.1) and x[12, 12] == pytest.approx(-0.1)
     assert x[12, 15] == pytest.approx(1.175)
+
+
+def test_lenet5_mnist_decays_the_weights_but_not_biases_or_subsampling_coefficients():
+    """With a zero gradient, one AdamW update of the config's optimizer is w ← w (1 − lr·wd) on the
+    kernels (C1, C3's connections, C5, F6, output) and leaves every 1-d parameter alone."""
+    config = load("lenet5_mnist").get_config()
+    assert config.optimizer == "adamw" and config.weight_decay > 0
+    model = models.create_model(config.model, num_classes=10, **config.model_kwargs)
+    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, *config.input_shape)))["params"]
+    schedule = optim.build_schedule(config, 100, 2000)
+    tx = optim.build_optimizer(config, schedule)
+    updates, _ = tx.update(jax.tree.map(jnp.zeros_like, params), tx.init(params), params)
+    factor = config.learning_rate * config.weight_decay
+    decayed = {
+        "/".join(k.key for k in path)
+        for path, leaf in jax.tree_util.tree_leaves_with_path(params)
+        if leaf.ndim > 1
+    }
+    assert decayed == {
+        "C1/kernel", "C3/connections", "C5/kernel", "F6/kernel", "output/kernel"
+    }  # fmt: skip
+    for path, update in jax.tree_util.tree_leaves_with_path(updates):
+        name = "/".join(k.key for k in path)
+        leaf = params[path[0].key][path[1].key]
+        expected = -factor * leaf if name in decayed else jnp.zeros_like(leaf)
+        np.testing.assert_allclose(update, expected, rtol=1e-5, atol=1e-12, err_msg=name)
