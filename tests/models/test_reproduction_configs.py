@@ -82,27 +82,36 @@ def test_lenet5_mnist_feeds_the_papers_input_range():
     assert x[12, 15] == pytest.approx(1.175)
 
 
-def test_lenet5_mnist_decays_the_weights_but_not_biases_or_subsampling_coefficients():
+DECAYED = {
+    "lenet5_mnist": {"C1/kernel", "C3/connections", "C5/kernel", "F6/kernel", "output/kernel"},
+    "lenet5_modern_mnist": {
+        "conv1/kernel", "conv2/kernel", "fc1/kernel", "fc2/kernel", "logits/kernel"
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(DECAYED))
+def test_lenet5_configs_decay_the_weights_but_not_biases_or_subsampling_coefficients(name):
     """With a zero gradient, one AdamW update of the config's optimizer is w ← w (1 − lr·wd) on the
-    kernels (C1, C3's connections, C5, F6, output) and leaves every 1-d parameter alone."""
-    config = load("lenet5_mnist").get_config()
+    kernels (and C3's connections) and leaves every 1-d parameter (biases, the subsampling
+    coefficients of the classic net) alone."""
+    config = load(name).get_config()
     assert config.optimizer == "adamw" and config.weight_decay > 0
     model = models.create_model(config.model, num_classes=10, **config.model_kwargs)
-    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, *config.input_shape)))["params"]
+    shape = config.input_shape or models.get_model_spec(config.model).input_shape
+    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, *shape)))["params"]
+    params = jax.tree.map(lambda p: p + 0.1, params)  # biases start at 0: make decay visible
     schedule = optim.build_schedule(config, 100, 2000)
     tx = optim.build_optimizer(config, schedule)
     updates, _ = tx.update(jax.tree.map(jnp.zeros_like, params), tx.init(params), params)
-    factor = config.learning_rate * config.weight_decay
-    decayed = {
-        "/".join(k.key for k in path)
-        for path, leaf in jax.tree_util.tree_leaves_with_path(params)
-        if leaf.ndim > 1
+    factor = float(schedule(0)) * config.weight_decay
+    flat = {
+        "/".join(k.key for k in path): (leaf, update)
+        for (path, leaf), update in zip(
+            jax.tree_util.tree_leaves_with_path(params), jax.tree.leaves(updates), strict=True
+        )
     }
-    assert decayed == {
-        "C1/kernel", "C3/connections", "C5/kernel", "F6/kernel", "output/kernel"
-    }  # fmt: skip
-    for path, update in jax.tree_util.tree_leaves_with_path(updates):
-        name = "/".join(k.key for k in path)
-        leaf = params[path[0].key][path[1].key]
-        expected = -factor * leaf if name in decayed else jnp.zeros_like(leaf)
-        np.testing.assert_allclose(update, expected, rtol=1e-5, atol=1e-12, err_msg=name)
+    assert {n for n, (leaf, _) in flat.items() if leaf.ndim > 1} == DECAYED[name]
+    for n, (leaf, update) in flat.items():
+        expected = -factor * leaf if n in DECAYED[name] else jnp.zeros_like(leaf)
+        np.testing.assert_allclose(update, expected, rtol=1e-5, atol=1e-12, err_msg=n)
