@@ -14,20 +14,22 @@ A few steps on the embedded digits (no download):
 Reference: LeCun et al. (1998) report 0.95% test error (99.05%) for the original LeNet-5 without
 distortions; this config's target is >= 99.4% in <= 3 minutes of training on 2 CPU cores.
 
-Recipe: 15 epochs of 390 steps (batch 128), Adam 3e-3 with the one-cycle schedule, label
-smoothing 0.1, augmentation `pad_crop(2, 'edge')|rotate(10)` (random shifts of up to 2 pixels
-with the black border repeated, rotations of up to 10 degrees), inputs normalised with the
-training digits' mean/std; pictures off.
+Recipe: 18 epochs of 390 steps (batch 128), `adamw` (Loshchilov & Hutter 2019) 3e-3 with the
+one-cycle schedule (Smith & Topin 2017), decoupled weight decay 0.2 on the weights only (not the
+biases), label smoothing 0.1, augmentation `pad_crop(2, 'edge')` (random shifts of up to 2 pixels,
+the border repeated), inputs normalised with the training digits' mean/std; pictures off.
 
 Reached here, on the validation split (the last 10,000 training digits; trained on the first
-50,000), on a 2-core CPU shared with ~6 other jobs (load average 8-37): **99.35%** after 15 epochs
-(epochs 1-15: 95.57, 96.84, 98.25, 98.69, 98.86, 98.89, 98.99, 98.98, 99.19, 99.11, 98.92, 99.27,
-99.29, 99.34, 99.35%) — *short of the 99.4% target*. Without the rotations and with 12 epochs it
-also reached 99.35% (572 s), and so did this recipe with `--config.optim.ema_decay=0.999` (443 s at
-load 8-14). Time: 171.9 s of training (181 s wall with data loading and
-compilation) in a rerun at 16:43 UTC when the load had fallen to 5 → 3, with per-epoch accuracies
-identical to the first run's (2,200 s at load 17-37, interrupted at epoch 7 and resumed from its
-checkpoint) — deterministic, and within the 3-minute budget.
+50,000), on a 2-core CPU shared with other jobs (load average 5.4-7.9): **99.40%** after 18
+epochs (60 errors; epochs 1-18: 95.37, 97.41, 98.21, 98.64, 98.49, 98.91, 98.92, 98.94, 99.16,
+99.05, 99.21, 99.22, 99.28, 99.32, 99.37, 99.36, 99.40, 99.40%) — the 99.4% target, with no
+margin: the same recipe with `--config.seed=1` reached 99.31% (393 s at load 6-8), so this is
+the lucky end of a ~0.1-point seed spread. Time: 261.5 s of training at that load (14.5 s per
+epoch, 280 s wall with data loading and compilation, 211 s of CPU time); at the quiet machine's
+~7-8 s per epoch the 18 epochs take ~125-145 s, within the 3-minute budget. With weight decay
+0.05: 99.39% (best 99.40% at epoch 16); without (Adam): 99.36%; the previous recipe (15 epochs,
+`pad_crop(2, 'edge')|rotate(10)`, Adam) 99.35% in 171.9 s at load 3-5. Every trial and its
+numbers: the issue-15 tuning note.
 """
 
 from cnnjax.train.config import get_base_config
@@ -37,12 +39,13 @@ def get_config():
     config = get_base_config()
     config.model = "lenet5"
     config.dataset = "mnist"
-    config.num_epochs = 15
+    config.num_epochs = 18
     config.batch_size = 128
-    config.optimizer = "adam"
+    config.optimizer = "adamw"
     config.learning_rate = 3e-3
+    config.optim.weight_decay = 0.2  # decoupled, on kernels only (optim.decay_mask)
     config.schedule.name = "onecycle"
-    config.augment = "pad_crop(2, 'edge')|rotate(10)"
+    config.augment = "pad_crop(2, 'edge')"
     config.label_smoothing = 0.1
     config.log.write_pictures = False
     return config
