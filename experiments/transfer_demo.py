@@ -43,6 +43,10 @@ _TRAIN_LAST = flags.DEFINE_integer(
     "train_last", 2, "finetune_top: modules trained before the head."
 )
 _LR = flags.DEFINE_float("learning_rate", 3e-3, "Adam learning rate (cosine decay).")
+_EVAL_EVERY = flags.DEFINE_integer(
+    "eval_every_epochs", 1, "Evaluate every N epochs (the last step always evaluates)."
+)
+_EVAL_BATCH = flags.DEFINE_integer("eval_batch_size", 500, "Images per evaluation batch.")
 
 
 def _config(dataset: str, steps: int, batch: int, **transfer):
@@ -53,6 +57,8 @@ def _config(dataset: str, steps: int, batch: int, **transfer):
         batch_size=batch,
         learning_rate=_LR.value,
         log_every_steps=max(steps // 10, 1),
+        eval_every_epochs=_EVAL_EVERY.value,
+        eval_batch_size=_EVAL_BATCH.value,
         progress_bar=False,
     )
     config.transfer.update(transfer)
