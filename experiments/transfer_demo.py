@@ -12,11 +12,11 @@ EfficientNet forward passes dominate: feature extraction of the 10,000 test imag
         --per_class=10,100,1000 --input_size=64 --modes=bottleneck,scratch --steps=300
 
 Its fine-tuning rows (each step a forward and backward pass of EfficientNet; evaluate once, at
-the end, in batches of 50 — the 10,000 test images cost 450-850 s on 2 busy cores):
+the end, in batches of 50 — the 10,000 test images cost 400-850 s on 2 busy cores):
 
-    python -m experiments.transfer_demo --workdir=runs/transfer_fashion \
+    python -m experiments.transfer_demo --workdir=runs/transfer_fashion_100 \
         --source=efficientnet_lite0 --dataset=idx:/usr/share/datasets/fashion-mnist \
-        --per_class=100 --input_size=64 --modes=scratch,bottleneck,finetune_top,finetune_all \
+        --per_class=10,100 --input_size=64 --modes=scratch,bottleneck,finetune_top,finetune_all \
         --steps=100 --eval_every_epochs=1000 --eval_batch_size=50
 
 For each `per_class` it trains LeNet-5 from scratch and each transfer mode for the same number
