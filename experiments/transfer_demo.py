@@ -11,6 +11,14 @@ EfficientNet forward passes dominate: feature extraction of the 10,000 test imag
         --source=efficientnet_lite0 --dataset=idx:/usr/share/datasets/fashion-mnist \
         --per_class=10,100,1000 --input_size=64 --modes=bottleneck,scratch --steps=300
 
+Its fine-tuning rows (each step a forward and backward pass of EfficientNet; evaluate once, at
+the end, in batches of 50 — the 10,000 test images cost 400-850 s on 2 busy cores):
+
+    python -m experiments.transfer_demo --workdir=runs/transfer_fashion_100 \
+        --source=efficientnet_lite0 --dataset=idx:/usr/share/datasets/fashion-mnist \
+        --per_class=10,100 --input_size=64 --modes=scratch,bottleneck,finetune_top,finetune_all \
+        --steps=100 --eval_every_epochs=1000 --eval_batch_size=50
+
 For each `per_class` it trains LeNet-5 from scratch and each transfer mode for the same number
 of steps with `experiments/configs/quickstart.py`'s recipe, on `<dataset>?per_class=N`, and
 evaluates on the whole held-out split. Every run is an ordinary workdir under `--workdir`
@@ -43,6 +51,10 @@ _TRAIN_LAST = flags.DEFINE_integer(
     "train_last", 2, "finetune_top: modules trained before the head."
 )
 _LR = flags.DEFINE_float("learning_rate", 3e-3, "Adam learning rate (cosine decay).")
+_EVAL_EVERY = flags.DEFINE_integer(
+    "eval_every_epochs", 1, "Evaluate every N epochs (the last step always evaluates)."
+)
+_EVAL_BATCH = flags.DEFINE_integer("eval_batch_size", 500, "Images per evaluation batch.")
 
 
 def _config(dataset: str, steps: int, batch: int, **transfer):
@@ -54,6 +66,7 @@ def _config(dataset: str, steps: int, batch: int, **transfer):
         learning_rate=_LR.value,
     )
     config.log.update(every_steps=max(steps // 10, 1), progress_bar=False)
+    config.eval.update(every_epochs=_EVAL_EVERY.value, batch_size=_EVAL_BATCH.value)
     config.transfer.update(transfer)
     if transfer.get("mode") and _SOURCE.value and _INPUT_SIZE.value:
         config.data.input_shape = (_INPUT_SIZE.value, _INPUT_SIZE.value, 3)

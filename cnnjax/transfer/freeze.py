@@ -7,6 +7,8 @@ moments never see them); after it, frozen updates are set to zero (decoupled wei
 move them either) and the others are scaled by their group's learning-rate multiplier. Frozen
 BatchNorm layers normalise with their running statistics and never update them
 (`frozen_batchnorm_apply`), as Yosinski et al. (2014) and the survey's "case 2" freeze layers.
+Frozen parameters are constants to autodiff (`stop_frozen_gradients`), so the backward pass runs
+only through the layers that train: below the lowest trained layer nothing is differentiated.
 """
 
 import re
@@ -150,6 +152,31 @@ def frozen_batchnorm_apply(apply_fn: Callable, label: Callable[[str], str]) -> C
     return apply
 
 
+def stop_frozen_gradients(apply_fn: Callable, label: Callable[[str], str]) -> Callable:
+    """`apply_fn` that sees every frozen parameter through `jax.lax.stop_gradient`.
+
+    The forward values are unchanged; the gradient of a frozen parameter is a symbolic zero, so
+    JAX emits no backward pass for the frozen layers that come before every trained one (in
+    finetune_top the whole early network is run forward only). `group_optimizer` still zeroes
+    frozen gradients and updates, so the optimizer never depends on this.
+
+    Args:
+      apply_fn: `model.apply` (or a wrapper of it) taking `variables` first.
+      label: `labeller(freeze, head)`.
+    """
+
+    def stop(key_path, value):
+        return jax.lax.stop_gradient(value) if label(path_of(key_path)) == "frozen" else value
+
+    def apply(variables, *args, **kwargs):
+        if "params" in variables:
+            params = jax.tree_util.tree_map_with_path(stop, variables["params"])
+            variables = {**variables, "params": params}
+        return apply_fn(variables, *args, **kwargs)
+
+    return apply
+
+
 __all__ = [
     "GROUPS",
     "check_freeze",
@@ -160,4 +187,5 @@ __all__ = [
     "label_tree",
     "labeller",
     "path_of",
+    "stop_frozen_gradients",
 ]

@@ -282,7 +282,9 @@ def build(
     label = freeze.labeller(pattern, head)
     if pattern:
         log(f"transfer: freezing {pattern!r} (BatchNorm there runs in inference mode)")
-    apply_fn = freeze.frozen_batchnorm_apply(model.apply, label)
+    apply_fn = freeze.stop_frozen_gradients(
+        freeze.frozen_batchnorm_apply(model.apply, label), label
+    )
     return Setup(
         dataset=dataset,
         model=model,
