@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnnjax import choices
+
 # ITU-R BT.601 luma weights, the grey conversion of PIL's `convert("L")`.
 LUMA = (0.299, 0.587, 0.114)
 
@@ -112,8 +114,7 @@ def fit_mode(source_hw: tuple[int, int], target_hw: tuple[int, int], mode: str =
     LeNet's 32, as in LeCun et al. 1998), centre-crops when it is at most 1.25x larger (256 → 224,
     the ImageNet evaluation crop), and otherwise resizes (CIFAR 32 → AlexNet's 224).
     """
-    if mode not in RESIZE_MODES:
-        raise ValueError(f"unknown resize mode {mode!r}; accepted are {', '.join(RESIZE_MODES)}")
+    choices.check("resize mode", mode, RESIZE_MODES)
     (h, w), (height, width) = source_hw, target_hw
     if (h, w) == (height, width):
         return "same"

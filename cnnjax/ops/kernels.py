@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnnjax import choices
 from cnnjax.ops.conv import _as_float, conv2d
 from cnnjax.ops.padding import Padding, is_int, normalize_padding
 
@@ -194,8 +195,7 @@ def edge_magnitude(
     Returns:
       (H', W') non-negative edge strength.
     """
-    if operator not in _GRADIENTS:
-        raise ValueError(f"operator={operator!r}: accepted are {sorted(_GRADIENTS)}")
+    choices.check("operator", operator, sorted(_GRADIENTS))
     image = _as_float(image)
     if image.ndim not in (2, 3):
         raise ValueError(f"image of shape {image.shape} must be (H, W) or (H, W, C)")
