@@ -9,18 +9,15 @@ convolutions of a traced program that still holds XLA's grouped convolution (e.g
 
 from jax import lax
 
-from cnnjax.ops.depthwise import depthwise
-
-__all__ = ["depthwise", "is_depthwise"]
-
 # NHWC input, HWIO kernel, NHWC output: flax's layout, as jax writes it in a jaxpr.
 _FLAX_LAYOUT = lax.ConvDimensionNumbers(lhs_spec=(0, 3, 1, 2), rhs_spec=(3, 2, 0, 1),
                                         out_spec=(0, 3, 1, 2))  # fmt: skip
 
 
 def is_depthwise(eqn) -> bool:
-    """Whether a jaxpr equation is a depthwise convolution `depthwise` computes: flax layout,
-    one input channel per group, m >= 1 output channels per input channel, no input dilation."""
+    """Whether a jaxpr equation is a depthwise convolution `cnnjax.ops.depthwise` computes:
+    flax layout, one input channel per group, m >= 1 output channels per input channel, no
+    input dilation."""
     if eqn.primitive.name != "conv_general_dilated":
         return False
     p = eqn.params
