@@ -65,9 +65,8 @@ def test_matmul_conv_equals_xla(seed):
     )
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_cpu_path_of_conv_general_equals_xla(seed):
-    x, kernel, strides, padding, dilation, groups = random_case(np.random.default_rng(100 + seed))
+def assert_cpu_path_equals_xla(x, kernel, strides, padding, dilation, groups):
+    """Outputs and gradients (input and kernel) of `conv_general` on the CPU path = XLA's."""
     kwargs = dict(strides=strides, padding=padding, dilation=dilation, groups=groups)
     with dispatch.use_path("cpu"):
         got = outputs_and_grads(lambda x, k: ops.conv_general(x, k, **kwargs), (x, kernel))
@@ -75,6 +74,11 @@ def test_cpu_path_of_conv_general_equals_xla(seed):
         lambda x, k: xla_conv(x, k, strides, padding, dilation, groups), (x, kernel)
     )
     assert_all_close(got, want)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cpu_path_of_conv_general_equals_xla(seed):
+    assert_cpu_path_equals_xla(*random_case(np.random.default_rng(100 + seed)))
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -84,13 +88,7 @@ def test_depthwise_cpu_path_equals_xla(seed):
         np.random.default_rng(200 + seed), depthwise=True
     )
     assert groups == x.shape[-1] and kernel.shape[2] == 1
-    kwargs = dict(strides=strides, padding=padding, dilation=dilation, groups=groups)
-    with dispatch.use_path("cpu"):
-        got = outputs_and_grads(lambda x, k: ops.conv_general(x, k, **kwargs), (x, kernel))
-    want = outputs_and_grads(
-        lambda x, k: xla_conv(x, k, strides, padding, dilation, groups), (x, kernel)
-    )
-    assert_all_close(got, want)
+    assert_cpu_path_equals_xla(x, kernel, strides, padding, dilation, groups)
 
 
 @pytest.mark.parametrize(
