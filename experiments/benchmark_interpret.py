@@ -8,7 +8,7 @@ ceiling (timed at batch = all windows, or --ref_batch, and at the pass size cnnj
 uses); SmoothGrad needs a forward and a backward pass per sample, so its ceiling is the batched
 gradient img/s. cnnjax.interpret evaluates through its own forward pass
 (`cnnjax.interpret.forward`), which on CPU computes depthwise convolutions as sums of shifted
-copies (`cnnjax.interpret.depthwise`); that pass is timed too ("interpret eval/gradient"), so
+copies (`cnnjax.ops.depthwise`); that pass is timed too ("interpret eval/gradient"), so
 the gain of batching and the gain of the depthwise rewrite show separately. PAIR's `saliency`
 package (Google's reference implementation; numpy callbacks) is driven with a jitted one-image
 callback, as its API asks, once on the model's own apply and once on interpret's forward; it

@@ -8,7 +8,9 @@
    its own derivative is nonzero.
 
 A third change is only for speed: depthwise convolutions become sums of shifted copies
-(`cnnjax.interpret.depthwise`), which XLA:CPU runs an order of magnitude faster.
+(`cnnjax.ops.depthwise`, the form the CPU path of `cnnjax.ops` runs for every depthwise
+convolution), which XLA:CPU runs an order of magnitude faster; it matters where the traced
+program still holds XLA's grouped convolution (the native path, a plain `flax.linen.Conv`).
 
 All three work on the traced program (a jaxpr) of `intermediates(model, variables, x)`, so no
 model has to be written for them: an activation is found as `jax.nn.relu`/`relu6` (custom-JVP
@@ -23,8 +25,9 @@ import jax
 import jax.numpy as jnp
 from jax.extend import core as jex_core
 
-from cnnjax.interpret import depthwise
+from cnnjax.interpret.depthwise import is_depthwise
 from cnnjax.models.intermediates import intermediates
+from cnnjax.ops.depthwise import depthwise
 
 
 def _guided(forward, derivative):
@@ -76,7 +79,7 @@ def _guided_rule(eqn):
 def _eval(jaxpr, consts, args, taps: Mapping, guided: bool, fast: bool):
     """Evaluates `jaxpr` like `jax.core.eval_jaxpr`, adding `taps[var]` to the listed variables
     swapping activations for their guided versions when `guided` and depthwise convolutions for
-    sums of shifted copies (`cnnjax.interpret.depthwise`) when `fast`."""
+    sums of shifted copies (`cnnjax.ops.depthwise`) when `fast`."""
     env = {}
 
     def read(v):
@@ -94,11 +97,9 @@ def _eval(jaxpr, consts, args, taps: Mapping, guided: bool, fast: bool):
         elif eqn.primitive.name in ("jit", "pjit"):  # inline, so inner activations are seen
             closed = eqn.params["jaxpr"]
             outvals = _eval(closed.jaxpr, closed.consts, invals, taps, guided, fast)
-        elif fast and depthwise.is_depthwise(eqn):
+        elif fast and is_depthwise(eqn):
             p = eqn.params
-            outvals = [
-                depthwise.depthwise(*invals, p["window_strides"], p["padding"], p["rhs_dilation"])
-            ]
+            outvals = [depthwise(*invals, p["window_strides"], p["padding"], p["rhs_dilation"])]
         else:
             outvals = eqn.primitive.bind(*invals, **eqn.primitive.get_bind_params(eqn.params))
             outvals = outvals if eqn.primitive.multiple_results else [outvals]

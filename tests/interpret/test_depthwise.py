@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from jax import lax
 
-from cnnjax.interpret import depthwise, rewrite
+from cnnjax.interpret import rewrite
 from cnnjax.models.intermediates import record
+from cnnjax.ops.depthwise import depthwise
 
 
 @pytest.mark.parametrize(
@@ -24,7 +25,7 @@ def test_depthwise_equals_the_grouped_convolution(k, stride, padding, dilation):
         x, w, (stride, stride), padding, rhs_dilation=(dilation, dilation),
         dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=5,
     )  # fmt: skip
-    got = depthwise.depthwise(x, w, (stride, stride), padding, (dilation, dilation))
+    got = depthwise(x, w, (stride, stride), padding, (dilation, dilation))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 

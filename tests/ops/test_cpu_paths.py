@@ -19,10 +19,12 @@ def xla_conv(x, kernel, strides, padding, dilation, groups):
     )  # fmt: skip
 
 
-def random_case(rng):
-    """A random 2-D convolution: shapes, strides, paddings, dilations and groups."""
-    groups = int(rng.choice([1, 1, 2, 3]))
-    c_in, c_out = groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 4))
+def random_case(rng, depthwise=False):
+    """A random 2-D convolution: shapes, strides, paddings, dilations and groups (`depthwise`:
+    groups = C_in, a channel multiplier of 1-3)."""
+    groups = int(rng.integers(2, 7)) if depthwise else int(rng.choice([1, 1, 2, 3]))
+    c_in = groups * (1 if depthwise else int(rng.integers(1, 4)))
+    c_out = groups * int(rng.integers(1, 4))
     window = tuple(int(k) for k in rng.integers(1, 4, 2))
     dilation = tuple(int(d) for d in rng.integers(1, 3, 2))
     strides = tuple(int(s) for s in rng.integers(1, 3, 2))
@@ -63,9 +65,8 @@ def test_matmul_conv_equals_xla(seed):
     )
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_cpu_path_of_conv_general_equals_xla(seed):
-    x, kernel, strides, padding, dilation, groups = random_case(np.random.default_rng(100 + seed))
+def assert_cpu_path_equals_xla(x, kernel, strides, padding, dilation, groups):
+    """Outputs and gradients (input and kernel) of `conv_general` on the CPU path = XLA's."""
     kwargs = dict(strides=strides, padding=padding, dilation=dilation, groups=groups)
     with dispatch.use_path("cpu"):
         got = outputs_and_grads(lambda x, k: ops.conv_general(x, k, **kwargs), (x, kernel))
@@ -75,19 +76,35 @@ def test_cpu_path_of_conv_general_equals_xla(seed):
     assert_all_close(got, want)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_cpu_path_of_conv_general_equals_xla(seed):
+    assert_cpu_path_equals_xla(*random_case(np.random.default_rng(100 + seed)))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_depthwise_cpu_path_equals_xla(seed):
+    """Outputs and gradients (input and kernel) of depthwise convolutions, multiplier 1-3."""
+    x, kernel, strides, padding, dilation, groups = random_case(
+        np.random.default_rng(200 + seed), depthwise=True
+    )
+    assert groups == x.shape[-1] and kernel.shape[2] == 1
+    assert_cpu_path_equals_xla(x, kernel, strides, padding, dilation, groups)
+
+
 @pytest.mark.parametrize(
     "shape, window, groups, form",
     [
         ((2, 2, 2, 8), (3, 3), 1, "matmul"),  # VGG-16's last block on 2x2 maps
         ((2, 1, 1, 4), (3, 3), 1, "matmul"),
         ((2, 6, 6, 8), (3, 3), 2, "split"),  # AlexNet's two towers
-        ((2, 6, 6, 8), (3, 3), 8, "native"),  # depthwise stays one grouped convolution
+        ((2, 6, 6, 8), (3, 3), 8, "depthwise"),  # MobileNet's depthwise layers
+        ((2, 2, 2, 8), (3, 3), 8, "depthwise"),  # also on maps smaller than the kernel
         ((2, 6, 6, 4), (3, 3), 1, "native"),
     ],
 )
 def test_cpu_form_choice(shape, window, groups, form, monkeypatch):
     called = []
-    for name in ("matmul_conv", "split_groups_conv", "native_conv"):
+    for name in ("depthwise_conv", "matmul_conv", "split_groups_conv", "native_conv"):
         original = getattr(cpu_conv, name)
         spy = lambda *a, _name=name, _f=original: called.append(_name) or _f(*a)
         monkeypatch.setattr(cpu_conv, name, spy)
@@ -95,7 +112,12 @@ def test_cpu_form_choice(shape, window, groups, form, monkeypatch):
     kernel = jnp.ones((*window, shape[-1] // groups, 8))
     with dispatch.use_path("cpu"):
         y = ops.conv_general(x, kernel, padding="SAME", groups=groups)
-    expected = {"matmul": "matmul_conv", "split": "split_groups_conv", "native": "native_conv"}
+    expected = {
+        "depthwise": "depthwise_conv",
+        "matmul": "matmul_conv",
+        "split": "split_groups_conv",
+        "native": "native_conv",
+    }
     assert called[0] == expected[form]
     np.testing.assert_allclose(y, xla_conv(x, kernel, (1, 1), "SAME", (1, 1), groups), rtol=1e-6)
 
