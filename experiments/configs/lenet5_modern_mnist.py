@@ -24,9 +24,9 @@ Reached here, on the validation split (the last 10,000 training digits; trained 
 epochs (60 errors; epochs 1-18: 95.37, 97.41, 98.21, 98.64, 98.49, 98.91, 98.92, 98.94, 99.16,
 99.05, 99.21, 99.22, 99.28, 99.32, 99.37, 99.36, 99.40, 99.40%) — the 99.4% target, with no
 margin: the same recipe with `--config.seed=1` reached 99.31% (393 s at load 6-8), so this is
-the lucky end of a ~0.1-point seed spread. Time: 261.5 s of training at that load (14.5 s per
-epoch, 280 s wall with data loading and compilation, 211 s of CPU time); at the quiet machine's
-~7-8 s per epoch the 18 epochs take ~125-145 s, within the 3-minute budget. With weight decay
+the lucky end of a ~0.1-point seed spread. Time: **118.4 s of training** (127 s wall with data
+loading and compilation) in a rerun on the quiet 2-core machine (load average 2.3; the same
+per-epoch accuracies, to the digit), within the 3-minute budget; 261.5 s at load 5-8. With weight decay
 0.05: 99.39% (best 99.40% at epoch 16); without (Adam): 99.36%; the previous recipe (15 epochs,
 `pad_crop(2, 'edge')|rotate(10)`, Adam) 99.35% in 171.9 s at load 3-5. Every trial and its
 numbers: the issue-15 tuning note.
