@@ -27,8 +27,9 @@ margin: the same recipe with `--config.seed=1` reached 99.31% (393 s at load 6-8
 the lucky end of a ~0.1-point seed spread. Time: **118.4 s of training** (127 s wall with data
 loading and compilation) in a rerun on the quiet 2-core machine (load average 2.3; the same
 per-epoch accuracies, to the digit), within the 3-minute budget; 261.5 s at load 5-8.
-With weight decay 0.05: 99.39% (best 99.40% at epoch 16); without (Adam): 99.36%; the previous recipe (15 epochs,
-`pad_crop(2, 'edge')|rotate(10)`, Adam) 99.35% in 171.9 s at load 3-5. Every trial and its
+With weight decay 0.05: 99.39% (best 99.40% at epoch 16); without (Adam): 99.36%; the previous
+recipe (15 epochs, `pad_crop(2, 'edge')|rotate(10)`, Adam) 99.35% in 171.9 s at load 3-5. Every
+trial and its
 numbers: the issue-15 tuning note.
 """
 
