@@ -29,8 +29,7 @@ loading and compilation) in a rerun on the quiet 2-core machine (load average 2.
 per-epoch accuracies, to the digit), within the 3-minute budget; 261.5 s at load 5-8.
 With weight decay 0.05: 99.39% (best 99.40% at epoch 16); without (Adam): 99.36%; the previous
 recipe (15 epochs, `pad_crop(2, 'edge')|rotate(10)`, Adam) 99.35% in 171.9 s at load 3-5. Every
-trial and its
-numbers: the issue-15 tuning note.
+trial and its numbers: the issue-15 tuning note.
 """
 
 from cnnjax.train.config import get_base_config
