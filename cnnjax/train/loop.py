@@ -3,7 +3,8 @@
 Validate the whole config (`config.validate`) → build data, model, engine → resume from the newest
 readable checkpoint (state and data position) → train, logging at intervals (the only host syncs),
 evaluating and checkpointing at each epoch end (and every `checkpoint.every_steps` /
-`checkpoint.every_minutes`) → pictures → the final line `test_accuracy=<value>`. Re-running the same
+`checkpoint.every_minutes`) → pictures → the final line `<split>_accuracy=<value>` (`test_accuracy=`
+unless the evaluated split is another one, e.g. `validation_accuracy=`). Re-running the same
 command on the same workdir continues it. Faults a cluster produces end the run cleanly and
 resumably: SIGTERM / SIGINT save at the step reached (`preemption`), a failed save stops the run at
 the next step (`checkpoint.CheckpointSaveError`), a lost process ends the others (`peers`).
@@ -156,7 +157,7 @@ def _run(config, workdir: str, devices, is_main: bool, stop) -> dict:
     final = {**final, "train_seconds": loop.train_seconds}
     if is_main:
         print(f"trained to step {final['step']} in {loop.train_seconds:.1f} s", flush=True)
-        print(f"test_accuracy={final['accuracy']:.4f}", flush=True)
+        print(f"{exp.eval_split}_accuracy={final['accuracy']:.4f}", flush=True)
     return final
 
 

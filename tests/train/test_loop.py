@@ -92,6 +92,16 @@ def nan_cross_entropy(logits, labels, label_smoothing=0.0):
     return logits[:, 0] * np.nan
 
 
+def test_the_final_line_names_the_split_it_evaluated(tmp_path, capsys):
+    """`test_accuracy=` only when the test split was evaluated; here the training split."""
+    config = make_tiny_config(
+        num_steps=2, **{"data.eval_split": "train", "checkpoint.every_steps": 2}
+    )
+    result = train_and_evaluate(config, str(tmp_path / "run"))
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == f"train_accuracy={result['accuracy']:.4f}"
+
+
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(base_run, tmp_path, monkeypatch):
     workdir = copy_run(base_run, tmp_path)
     good = saved_params(workdir, 8)
