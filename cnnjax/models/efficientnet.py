@@ -31,6 +31,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from cnnjax import choices
 from cnnjax.models import layers
 from cnnjax.models.mobilenet import mobile_network
 from cnnjax.models.registry import register_model
@@ -103,8 +104,7 @@ def efficientnet_lite(name: str, num_classes: int = 1000, **overrides) -> Effici
     Only Lite0 is registered in the zoo (it has weights, `cnnjax.pretrained`); Lite1-4 are
     built here, which keeps the per-model zoo tests to one of the five.
     """
-    if name not in LITE:
-        raise ValueError(f"unknown EfficientNet-Lite {name!r}; accepted: {sorted(LITE)}")
+    choices.check("EfficientNet-Lite", name, sorted(LITE))
     width, depth, _, dropout = LITE[name]
     fields = dict(width=width, depth=depth, dropout_rate=dropout) | overrides
     return EfficientNetLite(num_classes=num_classes, **fields)

@@ -127,6 +127,11 @@ def test_scaled_efficientnet_lites(lite):
     assert efficientnet.LITE[f"efficientnet_lite{lite}"][2] == LITE_SCALING[lite][2]
 
 
+def test_unknown_efficientnet_lite_names_the_five():
+    with pytest.raises(ValueError, match=r"'efficientnet_lite5'; accepted are efficientnet_lite0,"):
+        efficientnet.efficientnet_lite("efficientnet_lite5")
+
+
 def test_headless_mobile_networks_return_pooled_features():
     """num_classes=0: no classifier, the pooled 1280-d features (what pretrained.load gives)."""
     for name, table in (("mobilenet_v2", MOBILENET_V2_TABLE2), ("efficientnet_lite0", B0)):
