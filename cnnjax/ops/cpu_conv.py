@@ -16,6 +16,8 @@ times slower than one convolution per group. So, on CPU:
   products summed, 1.5-10x faster forward (but XLA recomputes it inside the fusions that
   consume it, so LeNet-5's training step gains nothing: evaluation does, see docs/speed.md);
   its tangents and gradients are XLA's own convolutions;
+* strided 1x1 / 3x3 layers of >= 16 channels (ResNets' downsampling) → `strided_conv`: XLA's
+  convolution, but the kernel gradient as one GEMM of the patches (ResNet-20 train +8-10 %);
 * anything else → `lax.conv_general_dilated`.
 """
 
@@ -96,22 +98,18 @@ def matmul_conv(x, kernel, strides, padding, dilation, groups) -> jax.Array:
     return y.reshape(batch, out_h, out_w, out_channels)  # groups are contiguous output blocks
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
-def single_channel_conv(x, kernel, strides, padding, dilation) -> jax.Array:
-    """A convolution of a one-channel input as KH*KW broadcast products summed (no GEMM).
+def _native(x, kernel, strides, padding, dilation) -> jax.Array:
+    return native_conv(x, kernel, strides, padding, dilation, 1)
 
-    XLA:CPU runs such convolutions (LeNet-5's first layer: 256x28x28x1 -> 6, 5x5) about 10x
-    slower than this elementwise form (14.0 vs 1.4 ms forward on one core), but differentiates
-    them well, so the tangents (and, transposed, the gradients) are XLA's own convolutions.
 
-    Args:
-      x: (B, H, W, 1).
-      kernel: (KH, KW, 1, O).
-      strides, dilation: two ints each; padding: "SAME", "VALID" or two (low, high) pairs.
+def _matmul(x, kernel, strides, padding, dilation) -> jax.Array:
+    return matmul_conv(x, kernel, strides, padding, dilation, 1)
 
-    Returns:
-      (B, H', W', O), equal to `native_conv` up to fp32 summation order.
-    """
+
+def _broadcast_products(x, kernel, strides, padding, dilation) -> jax.Array:
+    """A one-channel convolution (B, H, W, 1) x (KH, KW, 1, O) as KH*KW broadcast products
+    summed (no GEMM): XLA:CPU runs LeNet-5's first layer (256x28x28x1 -> 6, 5x5) 10x faster
+    so (1.4 vs 14.0 ms forward on one core) than as its convolution."""
     kh, kw = kernel.shape[:2]
     wide = jnp.promote_types(x.dtype, jnp.float32)  # bf16 inputs still sum in fp32
     taps = _taps(x.astype(wide), (kh, kw), strides, padding, dilation)  # each (B, H', W', 1)
@@ -120,22 +118,44 @@ def single_channel_conv(x, kernel, strides, padding, dilation) -> jax.Array:
     return functools.reduce(jnp.add, terms).astype(x.dtype)
 
 
-def _single_channel_jvp(strides, padding, dilation, primals, tangents):
-    x, kernel = primals
-    x_dot, kernel_dot = tangents
-    y = single_channel_conv(x, kernel, strides, padding, dilation)
-    # The convolution is bilinear: its tangent is XLA's convolution of each tangent, whose
-    # transposes (the gradients) XLA:CPU runs well. Symbolic zeros are skipped, so the data
-    # input of a first layer costs no convolution.
-    terms = []
-    if not isinstance(x_dot, SymbolicZero):
-        terms.append(native_conv(x_dot, kernel, strides, padding, dilation, 1))
-    if not isinstance(kernel_dot, SymbolicZero):
-        terms.append(native_conv(x, kernel_dot, strides, padding, dilation, 1))
-    return y, functools.reduce(jnp.add, terms) if terms else jnp.zeros_like(y)
+def _conv_in_forms(primal, input_form, kernel_form):
+    """A 2-D convolution (groups 1) `f(x, kernel, strides, padding, dilation)` computed by
+    `primal`, whose tangent wrt x is `input_form(x_dot, kernel, ...)` and wrt the kernel
+    `kernel_form(x, kernel_dot, ...)`, each equal to XLA's convolution. The convolution is
+    bilinear, so reverse mode runs the transposes of those forms: the input gradient and the
+    kernel gradient each take the form that XLA:CPU runs fastest. Symbolic zero tangents are
+    skipped, so the data input of a first layer costs no convolution."""
+
+    @functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
+    @functools.wraps(primal)
+    def conv(x, kernel, strides, padding, dilation):
+        return primal(x, kernel, strides, padding, dilation)
+
+    def jvp(strides, padding, dilation, primals, tangents):
+        (x, kernel), (x_dot, kernel_dot) = primals, tangents
+        y = conv(x, kernel, strides, padding, dilation)
+        terms = []
+        if not isinstance(x_dot, SymbolicZero):
+            terms.append(input_form(x_dot, kernel, strides, padding, dilation))
+        if not isinstance(kernel_dot, SymbolicZero):
+            terms.append(kernel_form(x, kernel_dot, strides, padding, dilation))
+        return y, functools.reduce(jnp.add, terms) if terms else jnp.zeros_like(y)
+
+    conv.defjvp(jvp, symbolic_zeros=True)
+    return conv
 
 
-single_channel_conv.defjvp(_single_channel_jvp, symbolic_zeros=True)
+# (B, H, W, 1) x (KH, KW, 1, O): broadcast products forward, XLA's convolutions for gradients.
+single_channel_conv = _conv_in_forms(_broadcast_products, _native, _native)
+# Strided layers: XLA's convolution forward and input gradient; the kernel gradient as patches^T
+# x output gradient, one GEMM (XLA:CPU's window-dilated kernel-gradient convolution and the
+# layout transposes it needs are slower: ResNet-20 train +8-10 %, one core).
+strided_conv = _conv_in_forms(_native, _native, _matmul)
+
+
+def strided_kernel_gradient_pays(channels, window, strides) -> bool:
+    """Where `strided_conv` was measured faster: strided 1x1 and 3x3 layers of >= 16 channels."""
+    return max(strides) > 1 and channels >= 16 and max(window) <= 3
 
 
 def split_groups_conv(x, kernel, strides, padding, dilation, groups) -> jax.Array:
@@ -168,7 +188,7 @@ def depthwise_conv(x, kernel, strides, padding, dilation) -> jax.Array:
 
 def conv2d_cpu(x, kernel, strides, padding, dilation, groups) -> jax.Array:
     """The CPU choice among `depthwise_conv`, `split_groups_conv`, `single_channel_conv`,
-    `matmul_conv` and `native_conv`.
+    `matmul_conv`, `strided_conv` and `native_conv`.
 
     Args:
       x: (B, H, W, C); kernel: (KH, KW, C // groups, O); strides, dilation: two ints each;
@@ -185,4 +205,6 @@ def conv2d_cpu(x, kernel, strides, padding, dilation, groups) -> jax.Array:
         return single_channel_conv(x, kernel, strides, padding, dilation)
     if smaller_than_kernel(x.shape[1:3], kernel.shape[:2], dilation):
         return matmul_conv(x, kernel, strides, padding, dilation, groups)
+    if groups == 1 and strided_kernel_gradient_pays(x.shape[-1], kernel.shape[:2], strides):
+        return strided_conv(x, kernel, strides, padding, dilation)
     return native_conv(x, kernel, strides, padding, dilation, groups)
