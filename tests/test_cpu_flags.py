@@ -4,10 +4,17 @@ import os
 import subprocess
 import sys
 
+import flax.linen as nn
+import jax
+import numpy as np
+import optax
 import pytest
 
 from cnnjax import cpu_flags
+from cnnjax.models import layers
 from cnnjax.ops import dispatch
+from cnnjax.train import parallel
+from cnnjax.train.state import create_train_state
 
 
 @pytest.fixture
@@ -64,3 +71,53 @@ def test_import_cnnjax_sets_it_in_a_new_process_even_after_import_jax():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["set", cpu_flags.FLAG]
+
+
+@pytest.mark.parametrize(
+    "platform, env, expected",
+    [
+        ("cpu", {}, {cpu_flags.FLAG_NAME: ""}),
+        ("cpu", {"XLA_FLAGS": cpu_flags.FLAG}, {cpu_flags.FLAG_NAME: ""}),  # cnnjax's own
+        ("gpu", {}, {}),
+        ("tpu", {}, {}),
+        ("cpu", {dispatch.ENV_VAR: "off"}, {}),
+        ("cpu", {"XLA_FLAGS": f"--{cpu_flags.FLAG_NAME}=-individual_dot"}, {}),  # the user's
+    ],
+)
+def test_eval_compiler_options(fresh, platform, env, expected):
+    for key, value in env.items():
+        fresh.setenv(key, value)
+    assert cpu_flags.eval_compiler_options(platform) == expected
+    fresh.setattr(cpu_flags, "_jaxlib_version", lambda: (99, 0))
+    assert cpu_flags.eval_compiler_options(platform) == {}
+
+
+class _Net(nn.Module):
+    """Two conv / BatchNorm / ReLU / max-pool blocks and a dense layer."""
+
+    @nn.compact
+    def __call__(self, x, *, train=False):
+        for i, features in enumerate((8, 16)):
+            x = layers.Conv(features, 3, padding=1, name=f"conv{i}")(x)
+            x = layers.max_pool(nn.relu(layers.batch_norm(train, name=f"bn{i}")(x)), 2)
+        return nn.Dense(10)(x.reshape(x.shape[0], -1))
+
+
+def _logits(state, batch, axis_name=None):
+    return state.apply_fn(state.variables(state.params), batch["image"], train=False)
+
+
+def test_eval_step_compiled_without_ynnpack_gives_the_same_numbers():
+    """The jit engine's eval step (no YNNPACK fusions on CPU) = the same function compiled
+    plainly."""
+    init = lambda: create_train_state(_Net(), (8, 8, 3), optax.sgd(0.1), jax.random.key(0))
+    engine = parallel.make_engine("jit", None, _logits, jax.eval_shape(init))
+    state = engine.create_state(init)
+    images = np.random.default_rng(0).normal(size=(4, 8, 8, 3)).astype(np.float32)
+    batch = engine.shard_batch({"image": images})
+    want = jax.jit(_logits)(state, batch)
+    np.testing.assert_allclose(engine.eval_step(state, batch), want, rtol=2e-5, atol=2e-5)
+    options = cpu_flags.eval_compiler_options(jax.devices()[0].platform)
+    plain = jax.jit(_logits).lower(state, batch).compile().as_text()
+    compiled = engine.eval_step.lower(state, batch).compile().as_text()
+    assert "__ynn_fusion" not in compiled if options else compiled == plain

@@ -12,12 +12,21 @@ times slower than one convolution per group. So, on CPU:
 * depthwise (groups = C_in > 1, kernel (KH, KW, 1, C_in * m)) → `cnnjax.ops.depthwise`: k^2
   shifted, scaled slices summed (XLA's grouped convolution is ~17x slower forward);
 * 2 <= groups <= `MAX_SPLIT_GROUPS` (not depthwise) → one convolution per group, concatenated;
+* a one-channel input (LeNet-5's first layer) → `single_channel_conv`: KH*KW broadcast
+  products summed, 1.5-10x faster forward (but XLA recomputes it inside the fusions that
+  consume it, so LeNet-5's training step gains nothing: evaluation does, see docs/speed.md);
+  its tangents and gradients are XLA's own convolutions;
+* strided 1x1 / 3x3 layers of >= 16 channels (ResNets' downsampling) → `strided_conv`: XLA's
+  convolution, but the kernel gradient as one GEMM of the patches (ResNet-20 train +8-10 %);
 * anything else → `lax.conv_general_dilated`.
 """
+
+import functools
 
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.custom_derivatives import SymbolicZero
 
 from cnnjax.ops.depthwise import depthwise, is_depthwise_conv
 from cnnjax.ops.padding import explicit_padding
@@ -40,6 +49,26 @@ def native_conv(x, kernel, strides, padding, dilation, groups) -> jax.Array:
     )
 
 
+def _taps(x, window, strides, padding, dilation) -> list[jax.Array]:
+    """The input under each kernel tap, (i, j) row-major: KH*KW arrays (B, H', W', C)."""
+    batch, height, width, channels = x.shape
+    (kh, kw), (sh, sw), (dh, dw) = window, strides, dilation
+    pads = explicit_padding((height, width), (kh, kw), strides, dilation, padding)
+    xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (*pads[0], 0), (*pads[1], 0), (0, 0, 0)))
+    out_h = (xp.shape[1] - (kh - 1) * dh - 1) // sh + 1
+    out_w = (xp.shape[2] - (kw - 1) * dw - 1) // sw + 1
+    return [
+        lax.slice(
+            xp,
+            (0, i * dh, j * dw, 0),
+            (batch, i * dh + (out_h - 1) * sh + 1, j * dw + (out_w - 1) * sw + 1, channels),
+            (1, sh, sw, 1),
+        )
+        for i in range(kh)
+        for j in range(kw)
+    ]
+
+
 def matmul_conv(x, kernel, strides, padding, dilation, groups) -> jax.Array:
     """Convolution as patches (im2col) times kernel: one (B*H'*W', KH*KW*C_g) GEMM per group.
 
@@ -52,23 +81,10 @@ def matmul_conv(x, kernel, strides, padding, dilation, groups) -> jax.Array:
     Returns:
       (B, H', W', O), equal to `native_conv` up to fp32 summation order.
     """
-    batch, height, width, channels = x.shape
+    channels = x.shape[-1]
     kh, kw, group_channels, out_channels = kernel.shape
-    (sh, sw), (dh, dw) = strides, dilation
-    pads = explicit_padding((height, width), (kh, kw), strides, dilation, padding)
-    xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (*pads[0], 0), (*pads[1], 0), (0, 0, 0)))
-    out_h = (xp.shape[1] - (kh - 1) * dh - 1) // sh + 1
-    out_w = (xp.shape[2] - (kw - 1) * dw - 1) // sw + 1
-    taps = [
-        lax.slice(
-            xp,
-            (0, i * dh, j * dw, 0),
-            (batch, i * dh + (out_h - 1) * sh + 1, j * dw + (out_w - 1) * sw + 1, channels),
-            (1, sh, sw, 1),
-        )  # (B, H', W', C): the input under kernel tap (i, j)
-        for i in range(kh)
-        for j in range(kw)
-    ]
+    taps = _taps(x, (kh, kw), strides, padding, dilation)
+    batch, out_h, out_w, _ = taps[0].shape
     # (B, H', W', KH*KW*C), tap-major like the HWIO kernel reshaped to (KH*KW*C, O). Built by
     # concatenation: a stacked 6-D layout made XLA:CPU's dot 4x slower (303 vs 74 ms at 2x2x512).
     patches = jnp.concatenate(taps, axis=-1)
@@ -80,6 +96,66 @@ def matmul_conv(x, kernel, strides, padding, dilation, groups) -> jax.Array:
         weights = kernel.reshape(kh * kw, group_channels, groups, out_channels // groups)
         y = jnp.einsum("bhwtgc,tcgo->bhwgo", patches, weights, precision=HIGHEST)
     return y.reshape(batch, out_h, out_w, out_channels)  # groups are contiguous output blocks
+
+
+def _native(x, kernel, strides, padding, dilation) -> jax.Array:
+    return native_conv(x, kernel, strides, padding, dilation, 1)
+
+
+def _matmul(x, kernel, strides, padding, dilation) -> jax.Array:
+    return matmul_conv(x, kernel, strides, padding, dilation, 1)
+
+
+def _broadcast_products(x, kernel, strides, padding, dilation) -> jax.Array:
+    """A one-channel convolution (B, H, W, 1) x (KH, KW, 1, O) as KH*KW broadcast products
+    summed (no GEMM): XLA:CPU runs LeNet-5's first layer (256x28x28x1 -> 6, 5x5) 10x faster
+    so (1.4 vs 14.0 ms forward on one core) than as its convolution."""
+    kh, kw = kernel.shape[:2]
+    wide = jnp.promote_types(x.dtype, jnp.float32)  # bf16 inputs still sum in fp32
+    taps = _taps(x.astype(wide), (kh, kw), strides, padding, dilation)  # each (B, H', W', 1)
+    weights = kernel.astype(wide)
+    terms = [tap * weights[t // kw, t % kw, 0] for t, tap in enumerate(taps)]  # (B, H', W', O)
+    return functools.reduce(jnp.add, terms).astype(x.dtype)
+
+
+def _conv_in_forms(primal, input_form, kernel_form):
+    """A 2-D convolution (groups 1) `f(x, kernel, strides, padding, dilation)` computed by
+    `primal`, whose tangent wrt x is `input_form(x_dot, kernel, ...)` and wrt the kernel
+    `kernel_form(x, kernel_dot, ...)`, each equal to XLA's convolution. The convolution is
+    bilinear, so reverse mode runs the transposes of those forms: the input gradient and the
+    kernel gradient each take the form that XLA:CPU runs fastest. Symbolic zero tangents are
+    skipped, so the data input of a first layer costs no convolution."""
+
+    @functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
+    @functools.wraps(primal)
+    def conv(x, kernel, strides, padding, dilation):
+        return primal(x, kernel, strides, padding, dilation)
+
+    def jvp(strides, padding, dilation, primals, tangents):
+        (x, kernel), (x_dot, kernel_dot) = primals, tangents
+        y = conv(x, kernel, strides, padding, dilation)
+        terms = []
+        if not isinstance(x_dot, SymbolicZero):
+            terms.append(input_form(x_dot, kernel, strides, padding, dilation))
+        if not isinstance(kernel_dot, SymbolicZero):
+            terms.append(kernel_form(x, kernel_dot, strides, padding, dilation))
+        return y, functools.reduce(jnp.add, terms) if terms else jnp.zeros_like(y)
+
+    conv.defjvp(jvp, symbolic_zeros=True)
+    return conv
+
+
+# (B, H, W, 1) x (KH, KW, 1, O): broadcast products forward, XLA's convolutions for gradients.
+single_channel_conv = _conv_in_forms(_broadcast_products, _native, _native)
+# Strided layers: XLA's convolution forward and input gradient; the kernel gradient as patches^T
+# x output gradient, one GEMM (XLA:CPU's window-dilated kernel-gradient convolution and the
+# layout transposes it needs are slower: ResNet-20 train +8-10 %, one core).
+strided_conv = _conv_in_forms(_native, _native, _matmul)
+
+
+def strided_kernel_gradient_pays(channels, window, strides) -> bool:
+    """Where `strided_conv` was measured faster: strided 1x1 and 3x3 layers of >= 16 channels."""
+    return max(strides) > 1 and channels >= 16 and max(window) <= 3
 
 
 def split_groups_conv(x, kernel, strides, padding, dilation, groups) -> jax.Array:
@@ -111,7 +187,8 @@ def depthwise_conv(x, kernel, strides, padding, dilation) -> jax.Array:
 
 
 def conv2d_cpu(x, kernel, strides, padding, dilation, groups) -> jax.Array:
-    """The CPU choice among `depthwise_conv`, `matmul_conv`, `split_groups_conv`, `native_conv`.
+    """The CPU choice among `depthwise_conv`, `split_groups_conv`, `single_channel_conv`,
+    `matmul_conv`, `strided_conv` and `native_conv`.
 
     Args:
       x: (B, H, W, C); kernel: (KH, KW, C // groups, O); strides, dilation: two ints each;
@@ -124,6 +201,10 @@ def conv2d_cpu(x, kernel, strides, padding, dilation, groups) -> jax.Array:
         return depthwise_conv(x, kernel, strides, padding, dilation)
     if 1 < groups <= MAX_SPLIT_GROUPS and groups < x.shape[-1]:
         return split_groups_conv(x, kernel, strides, padding, dilation, groups)
+    if groups == 1 and x.shape[-1] == 1:
+        return single_channel_conv(x, kernel, strides, padding, dilation)
     if smaller_than_kernel(x.shape[1:3], kernel.shape[:2], dilation):
         return matmul_conv(x, kernel, strides, padding, dilation, groups)
+    if groups == 1 and strided_kernel_gradient_pays(x.shape[-1], kernel.shape[:2], strides):
+        return strided_conv(x, kernel, strides, padding, dilation)
     return native_conv(x, kernel, strides, padding, dilation, groups)

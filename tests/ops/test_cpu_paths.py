@@ -91,6 +91,48 @@ def test_depthwise_cpu_path_equals_xla(seed):
     assert_cpu_path_equals_xla(x, kernel, strides, padding, dilation, groups)
 
 
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("form", ["single_channel_conv", "strided_conv"])
+def test_custom_jvp_forms_equal_xla(form, seed):
+    """One-channel inputs (LeNet-5's first layer) and strided layers: outputs, gradients and
+    tangents = XLA's."""
+    rng = np.random.default_rng(300 + seed)
+    x, kernel, strides, padding, dilation, _ = random_case(rng)
+    if form == "single_channel_conv":
+        x, kernel = x[..., :1], kernel[:, :, :1, :]  # (B, H, W, 1), (KH, KW, 1, O)
+    else:
+        kernel = rng.normal(size=(*kernel.shape[:2], x.shape[-1], kernel.shape[-1]))
+        kernel = kernel.astype(np.float32)  # groups 1
+        strides = (2, int(rng.integers(1, 4)))
+    geometry = (strides, padding, dilation)
+    fast = lambda x, k: getattr(cpu_conv, form)(x, k, *geometry)
+    xla = lambda x, k: xla_conv(x, k, *geometry, 1)
+    assert_all_close(outputs_and_grads(fast, (x, kernel)), outputs_and_grads(xla, (x, kernel)))
+    tangents = (rng.normal(size=x.shape).astype(np.float32), 0.5 * kernel)
+    assert_all_close(jax.jvp(fast, (x, kernel), tangents), jax.jvp(xla, (x, kernel), tangents))
+    assert_cpu_path_equals_xla(x, kernel, strides, padding, dilation, 1)
+
+
+def test_strided_layers_take_strided_conv(monkeypatch):
+    called = []
+    original = cpu_conv.strided_conv
+    monkeypatch.setattr(cpu_conv, "strided_conv", lambda *a: called.append(a[2]) or original(*a))
+    x = jnp.ones((2, 8, 8, 16))
+    with dispatch.use_path("cpu"):
+        for strides, window in (((2, 2), 3), ((2, 2), 1), ((1, 1), 3), ((2, 2), 5)):
+            ops.conv_general(x, jnp.ones((window, window, 16, 4)), strides=strides, padding=1)
+        ops.conv_general(x[..., :8], jnp.ones((3, 3, 8, 4)), strides=2)  # few channels
+    assert called == [(2, 2), (2, 2)]
+
+
+def test_single_channel_kernel_gradient_is_one_xla_convolution():
+    """The data input of a first layer has no tangent: only the kernel gradient is computed."""
+    x, kernel = jnp.ones((2, 8, 8, 1)), jnp.ones((5, 5, 1, 6))
+    loss = lambda k: cpu_conv.single_channel_conv(x, k, (1, 1), "SAME", (1, 1)).sum()
+    jaxpr = jax.make_jaxpr(jax.grad(loss))(kernel)
+    assert str(jaxpr).count("conv_general_dilated") == 1
+
+
 @pytest.mark.parametrize(
     "shape, window, groups, form",
     [
@@ -100,11 +142,13 @@ def test_depthwise_cpu_path_equals_xla(seed):
         ((2, 6, 6, 8), (3, 3), 8, "depthwise"),  # MobileNet's depthwise layers
         ((2, 2, 2, 8), (3, 3), 8, "depthwise"),  # also on maps smaller than the kernel
         ((2, 6, 6, 4), (3, 3), 1, "native"),
+        ((2, 6, 6, 1), (3, 3), 1, "single"),  # LeNet-5's first layer
     ],
 )
 def test_cpu_form_choice(shape, window, groups, form, monkeypatch):
     called = []
-    for name in ("depthwise_conv", "matmul_conv", "split_groups_conv", "native_conv"):
+    names = ("depthwise_conv", "matmul_conv", "split_groups_conv", "single_channel_conv")
+    for name in (*names, "native_conv"):
         original = getattr(cpu_conv, name)
         spy = lambda *a, _name=name, _f=original: called.append(_name) or _f(*a)
         monkeypatch.setattr(cpu_conv, name, spy)
@@ -117,6 +161,7 @@ def test_cpu_form_choice(shape, window, groups, form, monkeypatch):
         "matmul": "matmul_conv",
         "split": "split_groups_conv",
         "native": "native_conv",
+        "single": "single_channel_conv",
     }
     assert called[0] == expected[form]
     np.testing.assert_allclose(y, xla_conv(x, kernel, (1, 1), "SAME", (1, 1), groups), rtol=1e-6)

@@ -15,6 +15,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from cnnjax import cpu_flags
 from cnnjax.train.parallel.engine import AXIS, Engine, compile_preprocess
 from cnnjax.train.state import TrainState
 
@@ -97,7 +98,10 @@ def make_jit_engine(
         donate_argnums=0,
     )
     eval_step = jax.jit(
-        eval_fn, in_shardings=(state_sharding, batch_sharding), out_shardings=replicated
+        eval_fn,
+        in_shardings=(state_sharding, batch_sharding),
+        out_shardings=replicated,
+        compiler_options=cpu_flags.eval_compiler_options(devices[0].platform),
     )
 
     def create_state(init_fn):
