@@ -163,12 +163,22 @@ class LeNet5Classic(nn.Module):
         with fixed ±1 codes, §II-B; logits = −y, so argmax of the logits is the paper's argmin
         of y, and softmax cross-entropy on them is eq. 9 without the e^{−j} term). "rbf" needs
         num_classes = 10; its codes are a constant, not a parameter.
+      rbf_j: the positive constant j of eq. 9 with `output="rbf"`: the engine trains on
+        log(e^{−j} + Σ_i e^{−y_i}) + y_D (`reject_logit`); None: j → ∞.
     """
 
     num_classes: int = 10
     activation: str = "scaled_tanh"
     output: str = "dense"
+    rbf_j: float | None = None
     dtype: Any = jnp.float32
+
+    @property
+    def reject_logit(self) -> float | None:
+        """The loss's constant extra logit −j (eq. 9) for the RBF output, else None."""
+        if self.output != "rbf" or self.rbf_j is None:
+            return None
+        return -float(self.rbf_j)
 
     @property
     def min_input_size(self) -> int:

@@ -57,6 +57,8 @@ from cnnjax.train.config import get_base_config
 def get_config():
     config = get_base_config()
     config.model = "lenet5_classic"
+    config.model_kwargs.output = "dense"  # the paper's fixed RBF codes: "rbf"
+    config.model_kwargs.rbf_j = 10.0  # eq. 9's constant j (used with output="rbf" only)
     config.dataset = "mnist"
     config.data.input_shape = (32, 32, 1)
     config.data.resize = "pad"

@@ -8,7 +8,7 @@ import pytest
 
 from cnnjax import models
 from cnnjax.models import lenet_rbf
-from cnnjax.train import losses
+from cnnjax.train import experiment, losses
 
 # Unrolled threefry makes `jit(init)` slow to compile on CPU; rbg is fast.
 KEY = jax.random.key(0, impl="unsafe_rbg")
@@ -64,15 +64,20 @@ def test_an_f6_output_equal_to_a_code_predicts_that_digit():
         np.testing.assert_allclose(logits, -4.0 * hamming[i], atol=2e-3)
 
 
-def test_softmax_cross_entropy_on_minus_y_is_eq_9_without_the_rubbish_term():
-    """Eq. 9: E = y_D + log(e^{−j} + Σ_i e^{−y_i}); the engine's loss on logits −y is its
-    j → ∞ limit."""
-    y = np.array([[3.0, 0.5, 7.0, 2.0]], np.float32)
-    label = np.array([[0.0, 1.0, 0.0, 0.0]], np.float32)
-    loss = float(losses.cross_entropy(jnp.asarray(-y), jnp.asarray(label))[0])
-    for j in (20.0, 40.0):
-        paper = y[0, 1] + np.log(np.exp(-j) + np.exp(-y[0]).sum())
-        assert loss == pytest.approx(paper, abs=1e-5)
+@pytest.mark.parametrize("j", [0.5, 3.0, None])
+def test_the_training_loss_on_minus_y_is_eq_9(j):
+    """Eq. 9: E = y_D + log(e^{−j} + Σ_i e^{−y_i}), with the model's `reject_logit` −j; without
+    j (None) plain softmax cross-entropy, the limit j → ∞."""
+    y = np.array([[3.0, 0.5, 7.0, 2.0], [1.0, 4.0, 0.2, 9.0]], np.float32)
+    labels = np.eye(4, dtype=np.float32)[[1, 3]]
+    model = models.create_model("lenet5_classic", num_classes=10, output="rbf", rbf_j=j)
+    reject = model.reject_logit
+    got = losses.cross_entropy(jnp.asarray(-y), jnp.asarray(labels), reject_logit=reject)
+    rubbish = 0.0 if j is None else np.exp(-j)
+    paper = [y[b, d] + np.log(rubbish + np.exp(-y[b]).sum()) for b, d in enumerate([1, 3])]
+    np.testing.assert_allclose(got, paper, rtol=1e-5)
+    dense = models.create_model("lenet5_classic", num_classes=10, rbf_j=j)
+    assert dense.reject_logit is None  # the dense head trains on plain cross-entropy
 
 
 def test_bad_output_options_are_refused_naming_the_accepted_values():
@@ -80,3 +85,16 @@ def test_bad_output_options_are_refused_naming_the_accepted_values():
         models.create_model("lenet5_classic", num_classes=10, output="softmax")
     with pytest.raises(ValueError, match="num_classes must be 10, got 26"):
         models.create_model("lenet5_classic", num_classes=26, output="rbf")
+
+
+@pytest.mark.parametrize("output", ["rbf", "dense"])
+def test_the_engine_trains_the_rbf_output_on_eq_9(output):
+    """`experiment.build` hands the model's −j to the train step (nothing is compiled)."""
+    from experiments.configs import lenet5_mnist
+
+    config = lenet5_mnist.get_config()
+    config.dataset = "mnist5k"  # embedded: no download
+    config.model_kwargs.update(output=output, rbf_j=7.0)
+    exp = experiment.build(config)
+    assert exp.options.reject_logit == (-7.0 if output == "rbf" else None)
+    assert exp.train_fn.keywords["options"].reject_logit == exp.options.reject_logit
