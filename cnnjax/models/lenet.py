@@ -7,8 +7,9 @@
 f(a) = 1.7159 tanh(2a/3) (sigmoid as an option), trainable subsampling (sum of each 2x2
 window times one coefficient plus one bias per map), and C3's partial connection table
 (Table I). C1-F6 hold exactly the paper's 60,000 trainable parameters. The paper's output
-layer is 10 Euclidean RBF units whose parameter vectors are hand-drawn 7x12 bitmaps, kept fixed;
-we use a trainable dense layer instead (85 x num_classes more parameters: 850 at 10 classes).
+layer is 10 Euclidean RBF units whose parameter vectors are hand-drawn 7x12 bitmaps, kept fixed:
+`output="rbf"` (`lenet_rbf.py`, with our drawing of the bitmaps). By default, `output="dense"`,
+a trainable dense layer instead (85 x num_classes more parameters: 850 at 10 classes).
 """
 
 import functools
@@ -19,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnnjax.models import layers
+from cnnjax.models import layers, lenet_rbf
 from cnnjax.models.intermediates import record
 from cnnjax.models.registry import register_model
 
@@ -39,6 +40,20 @@ def scaled_tanh(x: jax.Array) -> jax.Array:
 
 
 _ACTIVATIONS = {"scaled_tanh": scaled_tanh, "sigmoid": nn.sigmoid}
+OUTPUTS = ("dense", "rbf")
+
+
+def check_options(activation: str, output: str, num_classes: int) -> None:
+    """Raises one ValueError naming a bad `activation` or `output` and the accepted values."""
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation={activation!r}; accepted: {sorted(_ACTIVATIONS)}")
+    if output not in OUTPUTS:
+        raise ValueError(f"output={output!r}; accepted: {list(OUTPUTS)}")
+    if output == "rbf" and num_classes != len(lenet_rbf.DIGIT_BITMAPS):
+        raise ValueError(
+            f'output="rbf" has one fixed code per digit, so num_classes must be '
+            f'{len(lenet_rbf.DIGIT_BITMAPS)}, got {num_classes}; use output="dense"'
+        )
 
 
 def paper_uniform(fan_in: int | None = None):
@@ -144,11 +159,26 @@ class LeNet5Classic(nn.Module):
 
     Attributes:
       activation: "scaled_tanh" (the paper's 1.7159 tanh(2a/3)) or "sigmoid".
+      output: "dense" (a trainable dense layer) or "rbf" (the paper's 10 Euclidean RBF units
+        with fixed ±1 codes, §II-B; logits = −y, so argmax of the logits is the paper's argmin
+        of y, and softmax cross-entropy on them is eq. 9 without the e^{−j} term). "rbf" needs
+        num_classes = 10; its codes are a constant, not a parameter.
+      rbf_j: the positive constant j of eq. 9 with `output="rbf"`: the engine trains on
+        log(e^{−j} + Σ_i e^{−y_i}) + y_D (`reject_logit`); None: j → ∞.
     """
 
     num_classes: int = 10
     activation: str = "scaled_tanh"
+    output: str = "dense"
+    rbf_j: float | None = None
     dtype: Any = jnp.float32
+
+    @property
+    def reject_logit(self) -> float | None:
+        """The loss's constant extra logit −j (eq. 9) for the RBF output, else None."""
+        if self.output != "rbf" or self.rbf_j is None:
+            return None
+        return -float(self.rbf_j)
 
     @property
     def min_input_size(self) -> int:
@@ -157,8 +187,7 @@ class LeNet5Classic(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
         del train  # no dropout or BatchNorm
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation={self.activation!r}; accepted: {sorted(_ACTIVATIONS)}")
+        check_options(self.activation, self.output, self.num_classes)
         layers.check_input_size(x, self.min_input_size, "LeNet5Classic")
         f = _ACTIVATIONS[self.activation]
         conv = functools.partial(
@@ -175,7 +204,9 @@ class LeNet5Classic(nn.Module):
         x = record(self, "C5", f(conv(120, name="C5")(x)))  # (B, 1, 1, 120)
         x = x.reshape(x.shape[0], -1)  # (B, 120)
         dense = functools.partial(nn.Dense, dtype=self.dtype, kernel_init=paper_uniform())
-        x = record(self, "pre_logits", f(dense(84, name="F6")(x)))
+        x = record(self, "pre_logits", f(dense(84, name="F6")(x)))  # (B, 84)
+        if self.output == "rbf":  # fixed codes: a constant, so no parameter and no gradient
+            return -lenet_rbf.rbf_distances(x, jnp.asarray(lenet_rbf.digit_codes()))  # (B, 10)
         return dense(self.num_classes, name="output")(x)
 
 
@@ -185,5 +216,8 @@ def lenet5(num_classes: int = 10, **kwargs) -> nn.Module:
 
 
 @register_model("lenet5_classic", input_shape=(32, 32, 1), min_input_size=32)
-def lenet5_classic(num_classes: int = 10, **kwargs) -> nn.Module:
-    return LeNet5Classic(num_classes=num_classes, **kwargs)
+def lenet5_classic(
+    num_classes: int = 10, activation: str = "scaled_tanh", output: str = "dense", **kwargs
+) -> nn.Module:
+    check_options(activation, output, num_classes)  # at the door, before any trace
+    return LeNet5Classic(num_classes=num_classes, activation=activation, output=output, **kwargs)

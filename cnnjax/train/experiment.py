@@ -184,6 +184,7 @@ def build(config: ml_collections.ConfigDict, devices=None) -> Experiment:
         label_smoothing=config.label_smoothing,
         aux_loss_weight=float(getattr(model, "aux_loss_weight", 0.0)),
         ema_decay=o.ema_decay,
+        reject_logit=getattr(model, "reject_logit", None),
     )
     init_fn = functools.partial(
         create_train_state,

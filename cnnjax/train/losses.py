@@ -10,13 +10,24 @@ import numpy as np
 import optax
 
 
-def cross_entropy(logits: jax.Array, labels: jax.Array, label_smoothing: float = 0.0) -> jax.Array:
+def cross_entropy(
+    logits: jax.Array,
+    labels: jax.Array,
+    label_smoothing: float = 0.0,
+    reject_logit: float | None = None,
+) -> jax.Array:
     """Per-example softmax cross-entropy −Σ_k y_k log softmax(z)_k.
+
+    With `reject_logit` = r, the softmax has one more, constant logit r that no label names:
+    log(e^r + Σ_i e^{z_i}) − Σ_k y_k z_k. With z = −y (RBF penalties) and r = −j this is the
+    MAP criterion of LeCun et al. (1998), eq. 9, whose "rubbish class" e^{−j} stops penalties
+    that are already large from being pushed further up.
 
     Args:
       logits: (B, K) any float dtype; computed in float32.
       labels: (B, K) label distributions (rows sum to 1).
       label_smoothing: α: y ← (1 − α) y + α / K.
+      reject_logit: None (plain softmax) or the constant extra logit r.
 
     Returns:
       (B,) float32 losses.
@@ -24,7 +35,11 @@ def cross_entropy(logits: jax.Array, labels: jax.Array, label_smoothing: float =
     labels = labels.astype(jnp.float32)
     if label_smoothing > 0:
         labels = optax.smooth_labels(labels, label_smoothing)
-    return optax.softmax_cross_entropy(logits.astype(jnp.float32), labels)
+    logits = logits.astype(jnp.float32)
+    if reject_logit is None:
+        return optax.softmax_cross_entropy(logits, labels)
+    normaliser = jnp.logaddexp(reject_logit, jax.nn.logsumexp(logits, axis=-1))  # (B,)
+    return normaliser - jnp.sum(labels * logits, axis=-1)
 
 
 def aux_loss(aux_logits, labels: jax.Array, weight: float, label_smoothing: float = 0.0):

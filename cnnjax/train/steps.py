@@ -30,6 +30,8 @@ class StepOptions:
       label_smoothing: α of label smoothing.
       aux_loss_weight: weight of each auxiliary classifier loss (GoogLeNet: 0.3).
       ema_decay: decay of the parameter EMA (used only when the state keeps one).
+      reject_logit: the training loss's constant extra logit (`losses.cross_entropy`), from
+        the model's `reject_logit` (LeNet-5's RBF output: −j of eq. 9); None: plain softmax.
     """
 
     num_classes: int
@@ -38,6 +40,7 @@ class StepOptions:
     label_smoothing: float = 0.0
     aux_loss_weight: float = 0.0
     ema_decay: float = 0.999
+    reject_logit: float | None = None
 
 
 def _all_finite(tree) -> jax.Array:
@@ -93,7 +96,9 @@ def train_step(
             mutable=["batch_stats", "aux_logits"],
             rngs={"dropout": dropout_rng},
         )
-        data_loss = jnp.mean(losses.cross_entropy(logits, labels, options.label_smoothing))
+        data_loss = jnp.mean(
+            losses.cross_entropy(logits, labels, options.label_smoothing, options.reject_logit)
+        )
         aux = losses.aux_loss(
             updates.get("aux_logits"), labels, options.aux_loss_weight, options.label_smoothing
         )

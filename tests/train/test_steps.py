@@ -142,3 +142,17 @@ def test_train_loss_is_plain_cross_entropy_like_eval_and_the_objective_is_smooth
     np.testing.assert_allclose(metrics["objective"], -(smoothed * log_p).sum(1).mean(), rtol=1e-5)
     sums = evaluate(state, batch(0, 8))  # evaluation of the same parameters: the same number
     np.testing.assert_allclose(metrics["loss"], sums["loss_sum"] / sums["count"], rtol=1e-5)
+
+
+def test_the_objective_has_the_models_constant_rejection_logit():
+    """`reject_logit` r adds a constant logit to the softmax of the objective (LeNet-5's eq. 9,
+    r = −j) and leaves the logged plain loss alone."""
+    state = make_state()
+    options = steps.StepOptions(num_classes=10, preprocess=PREPROCESS, reject_logit=-1.5)
+    train = jax.jit(lambda s, b: steps.train_step(s, b, s.rng, options=options))
+    _, metrics = train(state, batch(0, 8))
+    logits = np.asarray(state.apply_fn({"params": state.params}, PREPROCESS(IMAGES)), np.float64)
+    with_reject = np.log(np.exp(logits).sum(1) + np.exp(-1.5)) - logits[np.arange(8), LABELS]
+    plain = np.log(np.exp(logits).sum(1)) - logits[np.arange(8), LABELS]
+    np.testing.assert_allclose(metrics["objective"], with_reject.mean(), rtol=1e-5)
+    np.testing.assert_allclose(metrics["loss"], plain.mean(), rtol=1e-5)
