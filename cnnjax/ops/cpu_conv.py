@@ -16,8 +16,6 @@ times slower than one convolution per group. So, on CPU:
   products summed, 1.5-10x faster forward (but XLA recomputes it inside the fusions that
   consume it, so LeNet-5's training step gains nothing: evaluation does, see docs/speed.md);
   its tangents and gradients are XLA's own convolutions;
-* strided 1x1 / 3x3 layers of >= 16 channels (ResNets' downsampling) → `strided_conv`: XLA's
-  convolution, but the kernel gradient as one GEMM of the patches (ResNet-20 train +8-10 %);
 * anything else → `lax.conv_general_dilated`.
 """
 
@@ -102,10 +100,6 @@ def _native(x, kernel, strides, padding, dilation) -> jax.Array:
     return native_conv(x, kernel, strides, padding, dilation, 1)
 
 
-def _matmul(x, kernel, strides, padding, dilation) -> jax.Array:
-    return matmul_conv(x, kernel, strides, padding, dilation, 1)
-
-
 def _broadcast_products(x, kernel, strides, padding, dilation) -> jax.Array:
     """A one-channel convolution (B, H, W, 1) x (KH, KW, 1, O) as KH*KW broadcast products
     summed (no GEMM): XLA:CPU runs LeNet-5's first layer (256x28x28x1 -> 6, 5x5) 10x faster
@@ -147,15 +141,6 @@ def _conv_in_forms(primal, input_form, kernel_form):
 
 # (B, H, W, 1) x (KH, KW, 1, O): broadcast products forward, XLA's convolutions for gradients.
 single_channel_conv = _conv_in_forms(_broadcast_products, _native, _native)
-# Strided layers: XLA's convolution forward and input gradient; the kernel gradient as patches^T
-# x output gradient, one GEMM (XLA:CPU's window-dilated kernel-gradient convolution and the
-# layout transposes it needs are slower: ResNet-20 train +8-10 %, one core).
-strided_conv = _conv_in_forms(_native, _native, _matmul)
-
-
-def strided_kernel_gradient_pays(channels, window, strides) -> bool:
-    """Where `strided_conv` was measured faster: strided 1x1 and 3x3 layers of >= 16 channels."""
-    return max(strides) > 1 and channels >= 16 and max(window) <= 3
 
 
 def split_groups_conv(x, kernel, strides, padding, dilation, groups) -> jax.Array:
@@ -188,7 +173,7 @@ def depthwise_conv(x, kernel, strides, padding, dilation) -> jax.Array:
 
 def conv2d_cpu(x, kernel, strides, padding, dilation, groups) -> jax.Array:
     """The CPU choice among `depthwise_conv`, `split_groups_conv`, `single_channel_conv`,
-    `matmul_conv`, `strided_conv` and `native_conv`.
+    `matmul_conv` and `native_conv`.
 
     Args:
       x: (B, H, W, C); kernel: (KH, KW, C // groups, O); strides, dilation: two ints each;
@@ -205,6 +190,4 @@ def conv2d_cpu(x, kernel, strides, padding, dilation, groups) -> jax.Array:
         return single_channel_conv(x, kernel, strides, padding, dilation)
     if smaller_than_kernel(x.shape[1:3], kernel.shape[:2], dilation):
         return matmul_conv(x, kernel, strides, padding, dilation, groups)
-    if groups == 1 and strided_kernel_gradient_pays(x.shape[-1], kernel.shape[:2], strides):
-        return strided_conv(x, kernel, strides, padding, dilation)
     return native_conv(x, kernel, strides, padding, dilation, groups)
