@@ -88,7 +88,8 @@ def test_truncated_newest_checkpoint_falls_back_with_a_warning(base_run, tmp_pat
     )
 
 
-def nan_cross_entropy(logits, labels, label_smoothing=0.0):
+def nan_cross_entropy(logits, labels, *options):
+    """`losses.cross_entropy`'s signature (smoothing, reject logit), but every loss is NaN."""
     return logits[:, 0] * np.nan
 
 
@@ -105,9 +106,7 @@ def test_the_final_line_names_the_split_it_evaluated(tmp_path, capsys):
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(base_run, tmp_path, monkeypatch):
     workdir = copy_run(base_run, tmp_path)
     good = saved_params(workdir, 8)
-    monkeypatch.setattr(
-        losses, "cross_entropy", lambda logits, labels, s=0.0: logits[:, 0] * np.nan
-    )
+    monkeypatch.setattr(losses, "cross_entropy", nan_cross_entropy)
     with pytest.raises(NonFiniteLossError, match="non-finite loss or gradients at step 9"):
         train_and_evaluate(make_tiny_config(num_steps=16), workdir)
     assert saved_steps(workdir) == [4, 8]
@@ -117,9 +116,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(base_run, tmp_path, m
 
 def test_nan_skip_policy_goes_on(base_run, tmp_path, monkeypatch):
     workdir = copy_run(base_run, tmp_path)
-    monkeypatch.setattr(
-        losses, "cross_entropy", lambda logits, labels, s=0.0: logits[:, 0] * np.nan
-    )
+    monkeypatch.setattr(losses, "cross_entropy", nan_cross_entropy)
     result = train_and_evaluate(make_tiny_config(num_steps=12, nan_policy="skip"), workdir)
     assert result["step"] == 12 and saved_steps(workdir) == [4, 8, 12]
     assert np.isnan(result["loss"])  # evaluation uses the patched loss too
