@@ -12,9 +12,10 @@ times slower than one convolution per group. So, on CPU:
 * depthwise (groups = C_in > 1, kernel (KH, KW, 1, C_in * m)) → `cnnjax.ops.depthwise`: k^2
   shifted, scaled slices summed (XLA's grouped convolution is ~17x slower forward);
 * 2 <= groups <= `MAX_SPLIT_GROUPS` (not depthwise) → one convolution per group, concatenated;
-* a one-channel input (LeNet-5's first layer) → `single_channel_conv`: KH*KW broadcast
-  products summed, 1.5-10x faster forward (but XLA recomputes it inside the fusions that
-  consume it, so LeNet-5's training step gains nothing: evaluation does, see docs/speed.md);
+* a one-channel input (LeNet-5's first layer) → `single_channel_conv`: the depthwise form
+  (KH*KW broadcast products summed), 1.5-10x faster forward (but XLA recomputes it inside the
+  fusions that consume it, so LeNet-5's training step gains nothing: evaluation does, see
+  docs/speed.md);
   its tangents and gradients are XLA's own convolutions;
 * anything else → `lax.conv_general_dilated`.
 """
@@ -100,47 +101,43 @@ def _native(x, kernel, strides, padding, dilation) -> jax.Array:
     return native_conv(x, kernel, strides, padding, dilation, 1)
 
 
-def _broadcast_products(x, kernel, strides, padding, dilation) -> jax.Array:
-    """A one-channel convolution (B, H, W, 1) x (KH, KW, 1, O) as KH*KW broadcast products
-    summed (no GEMM): XLA:CPU runs LeNet-5's first layer (256x28x28x1 -> 6, 5x5) 10x faster
-    so (1.4 vs 14.0 ms forward on one core) than as its convolution."""
-    kh, kw = kernel.shape[:2]
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
+def single_channel_conv(x, kernel, strides, padding, dilation) -> jax.Array:
+    """A one-channel convolution (B, H, W, 1) x (KH, KW, 1, O), forward as KH*KW broadcast
+    products summed: the depthwise form (`depthwise_conv`, channel multiplier O), summed in fp32.
+
+    XLA:CPU runs LeNet-5's first layer (256x28x28x1 -> 6, 5x5) 10x faster so (1.4 vs 14.0 ms
+    forward on one core) than as its convolution, but differentiates that convolution well: the
+    custom JVP's tangents, and so the gradients, are XLA's own convolutions.
+
+    Args:
+      x: (B, H, W, 1).
+      kernel: (KH, KW, 1, O).
+      strides, dilation: two ints each; padding: "SAME", "VALID" or two (low, high) pairs.
+
+    Returns:
+      (B, H', W', O), equal to `native_conv` up to fp32 summation order.
+    """
     wide = jnp.promote_types(x.dtype, jnp.float32)  # bf16 inputs still sum in fp32
-    taps = _taps(x.astype(wide), (kh, kw), strides, padding, dilation)  # each (B, H', W', 1)
-    weights = kernel.astype(wide)
-    terms = [tap * weights[t // kw, t % kw, 0] for t, tap in enumerate(taps)]  # (B, H', W', O)
-    return functools.reduce(jnp.add, terms).astype(x.dtype)
+    y = depthwise_conv(x.astype(wide), kernel.astype(wide), strides, padding, dilation)
+    return y.astype(x.dtype)
 
 
-def _conv_in_forms(primal, input_form, kernel_form):
-    """A 2-D convolution (groups 1) `f(x, kernel, strides, padding, dilation)` computed by
-    `primal`, whose tangent wrt x is `input_form(x_dot, kernel, ...)` and wrt the kernel
-    `kernel_form(x, kernel_dot, ...)`, each equal to XLA's convolution. The convolution is
-    bilinear, so reverse mode runs the transposes of those forms: the input gradient and the
-    kernel gradient each take the form that XLA:CPU runs fastest. Symbolic zero tangents are
-    skipped, so the data input of a first layer costs no convolution."""
-
-    @functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
-    @functools.wraps(primal)
-    def conv(x, kernel, strides, padding, dilation):
-        return primal(x, kernel, strides, padding, dilation)
-
-    def jvp(strides, padding, dilation, primals, tangents):
-        (x, kernel), (x_dot, kernel_dot) = primals, tangents
-        y = conv(x, kernel, strides, padding, dilation)
-        terms = []
-        if not isinstance(x_dot, SymbolicZero):
-            terms.append(input_form(x_dot, kernel, strides, padding, dilation))
-        if not isinstance(kernel_dot, SymbolicZero):
-            terms.append(kernel_form(x, kernel_dot, strides, padding, dilation))
-        return y, functools.reduce(jnp.add, terms) if terms else jnp.zeros_like(y)
-
-    conv.defjvp(jvp, symbolic_zeros=True)
-    return conv
+def _single_channel_jvp(strides, padding, dilation, primals, tangents):
+    """The convolution is bilinear: its tangent is XLA's convolution of each tangent, so reverse
+    mode runs XLA's input- and kernel-gradient convolutions. Symbolic zero tangents are skipped:
+    the data input of a first layer costs no convolution."""
+    (x, kernel), (x_dot, kernel_dot) = primals, tangents
+    y = single_channel_conv(x, kernel, strides, padding, dilation)
+    terms = []
+    if not isinstance(x_dot, SymbolicZero):
+        terms.append(_native(x_dot, kernel, strides, padding, dilation))
+    if not isinstance(kernel_dot, SymbolicZero):
+        terms.append(_native(x, kernel_dot, strides, padding, dilation))
+    return y, functools.reduce(jnp.add, terms) if terms else jnp.zeros_like(y)
 
 
-# (B, H, W, 1) x (KH, KW, 1, O): broadcast products forward, XLA's convolutions for gradients.
-single_channel_conv = _conv_in_forms(_broadcast_products, _native, _native)
+single_channel_conv.defjvp(_single_channel_jvp, symbolic_zeros=True)
 
 
 def split_groups_conv(x, kernel, strides, padding, dilation, groups) -> jax.Array:

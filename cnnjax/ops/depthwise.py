@@ -45,8 +45,8 @@ def depthwise(
     """
     kh, kw, _, out_channels = kernel.shape
     multiplier = out_channels // x.shape[-1]
-    if multiplier > 1:  # each channel feeds m consecutive output channels
-        x = jnp.repeat(x, multiplier, axis=-1)
+    if multiplier > 1 and x.shape[-1] > 1:  # each channel feeds m consecutive output channels
+        x = jnp.repeat(x, multiplier, axis=-1)  # (one channel: the products below broadcast)
     (sh, sw), (dh, dw) = window_strides, rhs_dilation
     zero = lax.convert_element_type(0, x.dtype)
     padded = lax.pad(x, zero, [(0, 0, 0), (*padding[0], 0), (*padding[1], 0), (0, 0, 0)])
