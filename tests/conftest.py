@@ -1,8 +1,12 @@
 """Test-wide setup, done before anything imports cnnjax (subprocesses inherit the environment).
 
-* Prepared datasets go to one temporary data dir shared by the session.
-* A persistent XLA compilation cache for the session: the loop tests compile the same small
-  programs many times, in this process and in the subprocesses they start.
+* Prepared datasets go to one temporary data dir shared by the session; under pytest-xdist
+  each worker prepares its own (in a subfolder), so no two processes write one dataset at once.
+* A persistent XLA compilation cache for the session, shared by the xdist workers: the loop
+  tests compile the same small programs many times, in this process and in the subprocesses
+  they start.
+* The tests that read the session's parallel-engine runs (`train/parallel_runs.py`) go to one
+  xdist worker (`xdist_group`), so the runs start once.
 """
 
 import atexit
@@ -22,7 +26,17 @@ def _session_dir(variable: str, prefix: str) -> str:
     return os.environ[variable]
 
 
-_session_dir("CNNJAX_DATA_DIR", "cnnjax-test-data-")
+_data_dir = _session_dir("CNNJAX_DATA_DIR", "cnnjax-test-data-")
+_worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ... in an xdist worker
+if _worker and os.path.basename(_data_dir) != _worker:  # inherited from the controller
+    os.environ["CNNJAX_DATA_DIR"] = os.path.join(_data_dir, _worker)
+    os.makedirs(os.environ["CNNJAX_DATA_DIR"], exist_ok=True)
 os.environ["JAX_COMPILATION_CACHE_DIR"] = _session_dir("CNNJAX_TEST_JAX_CACHE", "cnnjax-jax-")
 os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
 os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (setup.cfg): one worker per CPU this process may run on, at most 4 (each worker
+    is a JAX process of its own; more would cost memory and start-up time for little gain)."""
+    return max(1, min(len(os.sched_getaffinity(0)), 4))

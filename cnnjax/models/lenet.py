@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnnjax import choices
 from cnnjax.models import layers, lenet_rbf
 from cnnjax.models.intermediates import record
 from cnnjax.models.registry import register_model
@@ -45,10 +46,8 @@ OUTPUTS = ("dense", "rbf")
 
 def check_options(activation: str, output: str, num_classes: int) -> None:
     """Raises one ValueError naming a bad `activation` or `output` and the accepted values."""
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation={activation!r}; accepted: {sorted(_ACTIVATIONS)}")
-    if output not in OUTPUTS:
-        raise ValueError(f"output={output!r}; accepted: {list(OUTPUTS)}")
+    choices.check("LeNet-5 activation", activation, sorted(_ACTIVATIONS))
+    choices.check("LeNet-5 output", output, OUTPUTS)
     if output == "rbf" and num_classes != len(lenet_rbf.DIGIT_BITMAPS):
         raise ValueError(
             f'output="rbf" has one fixed code per digit, so num_classes must be '

@@ -21,6 +21,8 @@ import os
 
 import jax
 
+from cnnjax import choices
+
 PATHS = ("native", "cpu")
 ENV_VAR = "CNNJAX_FAST_CPU"
 _OFF = ("0", "false", "off", "no")
@@ -51,7 +53,7 @@ def use_path(path: str):
         whatever the backend: they are correct everywhere, just tuned for XLA:CPU).
     """
     if path not in PATHS:
-        raise ValueError(f"unknown ops path {path!r}; accepted are {', '.join(PATHS)}")
+        raise choices.unknown("ops path", path, PATHS)
     token = _forced.set(path)
     try:
         yield

@@ -81,10 +81,14 @@ def test_the_training_loss_on_minus_y_is_eq_9(j):
 
 
 def test_bad_output_options_are_refused_naming_the_accepted_values():
-    with pytest.raises(ValueError, match=r"output='softmax'.*accepted.*'dense', 'rbf'"):
+    with pytest.raises(
+        ValueError, match=r"unknown LeNet-5 output 'softmax'; accepted are dense, rbf$"
+    ):
         models.create_model("lenet5_classic", num_classes=10, output="softmax")
     with pytest.raises(ValueError, match="num_classes must be 10, got 26"):
         models.create_model("lenet5_classic", num_classes=26, output="rbf")
+    with pytest.raises(ValueError, match=r"activation 'relu'; accepted are scaled_tanh, sigmoid$"):
+        models.create_model("lenet5_classic", num_classes=10, activation="relu")
 
 
 @pytest.mark.parametrize("output", ["rbf", "dense"])
