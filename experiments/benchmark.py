@@ -169,13 +169,16 @@ def pretrained_mode() -> None:
 
 @mode("models")
 def models_mode() -> None:
+    # compile_s is a cold compile: never read (or fill) a persistent cache, not even one set by
+    # $JAX_COMPILATION_CACHE_DIR. Done before anything compiles (JAX decides once per process).
+    jax.config.update("jax_enable_compilation_cache", False)
     f = flags.FLAGS
     names = [n.strip() for n in f.models.split(",") if n.strip()]
     for name in names:
         models.get_model_spec(name)  # unknown names fail here, before any compile
     print(
         f"jax {jax.__version__} devices={jax.devices()} ops_path={dispatch.current_path()} "
-        f"xla_cpu_flag={cnnjax.cpu_flags.STATUS}",
+        f"xla_cpu_flag={cnnjax.cpu_flags.STATUS} compilation_cache=off",
         flush=True,
     )
     peak = model_speed.matmul_peak_gflops(f.peak_size)

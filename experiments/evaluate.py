@@ -17,7 +17,7 @@ from absl import flags, logging
 
 from cnnjax.train import config as config_lib
 from cnnjax.train import distributed, evaluation, experiment, restore
-from experiments import cli
+from experiments import cli, compile_cache
 
 DEFAULT_CONFIG = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "configs", "quickstart.py"
@@ -27,6 +27,7 @@ _CONFIG = cli.define_config("config", DEFAULT_CONFIG, "The run's config file.")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/quickstart", "The run directory to evaluate.")
 _STEP = flags.DEFINE_integer("step", -1, "Checkpoint step to evaluate (-1: the newest).")
 _SPLIT = flags.DEFINE_string("split", "", "Split to evaluate (empty: the held-out split).")
+_CACHE = compile_cache.define_flag()
 
 
 def evaluate_checkpoint(config, workdir: str, step: int = -1, split: str = "") -> dict:
@@ -79,6 +80,7 @@ def main(argv):
     if len(argv) > 1:
         raise ValueError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)
+    compile_cache.configure(_CACHE.value)
     m = evaluate_checkpoint(_CONFIG.value, _WORKDIR.value, _STEP.value, _SPLIT.value)
     print(f"step={m['step']} split={m['split']} loss={m['loss']:.4f} top5={m['top5_accuracy']:.4f}")
     for name, accuracy in zip(m["class_names"], m["per_class_accuracy"], strict=True):

@@ -92,6 +92,25 @@ def test_eval_compiler_options(fresh, platform, env, expected):
     assert cpu_flags.eval_compiler_options(platform) == {}
 
 
+@pytest.mark.parametrize(
+    "platform, env, expected",
+    [
+        ("cpu", {}, {cpu_flags.OPT_LEVEL_NAME: 1}),
+        ("cpu", {"XLA_FLAGS": cpu_flags.FLAG}, {cpu_flags.OPT_LEVEL_NAME: 1}),  # cnnjax's own
+        ("gpu", {}, {}),
+        ("tpu", {}, {}),
+        ("cpu", {dispatch.ENV_VAR: "0"}, {}),
+        ("cpu", {"XLA_FLAGS": f"--{cpu_flags.OPT_LEVEL_NAME}=2"}, {}),  # the user's
+    ],
+)
+def test_init_compiler_options(fresh, platform, env, expected):
+    for key, value in env.items():
+        fresh.setenv(key, value)
+    assert cpu_flags.init_compiler_options(platform) == expected
+    fresh.setattr(cpu_flags, "_jaxlib_version", lambda: (99, 0))
+    assert cpu_flags.init_compiler_options(platform) == {}
+
+
 class _Net(nn.Module):
     """Two conv / BatchNorm / ReLU / max-pool blocks and a dense layer."""
 
@@ -121,3 +140,17 @@ def test_eval_step_compiled_without_ynnpack_gives_the_same_numbers():
     plain = jax.jit(_logits).lower(state, batch).compile().as_text()
     compiled = engine.eval_step.lower(state, batch).compile().as_text()
     assert "__ynn_fusion" not in compiled if options else compiled == plain
+
+
+def test_jit_engine_initialises_with_the_init_options_and_the_same_values(monkeypatch):
+    """`create_state` compiles the initialisation with `init_compiler_options` (LLVM -O1 on
+    CPU): every value equals the plainly compiled initialisation's, bit for bit."""
+    init = lambda: create_train_state(_Net(), (8, 8, 3), optax.sgd(0.1), jax.random.key(3))
+    asked = []
+    options = cpu_flags.init_compiler_options
+    monkeypatch.setattr(cpu_flags, "init_compiler_options", lambda p: asked.append(p) or options(p))
+    state = parallel.make_engine("jit", None, _logits, jax.eval_shape(init)).create_state(init)
+    assert asked == [jax.devices()[0].platform]
+    want = jax.jit(init)()
+    jax.tree.map(np.testing.assert_array_equal, state.params, want.params)
+    jax.tree.map(np.testing.assert_array_equal, state.batch_stats, want.batch_stats)

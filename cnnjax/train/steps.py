@@ -48,7 +48,14 @@ def _all_finite(tree) -> jax.Array:
 
 
 def _select(pred: jax.Array, on_true, on_false):
-    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+    """`on_true` if `pred` else `on_false` (same tree structure), as one `lax.cond`.
+
+    One conditional rather than a `jnp.where` per leaf: XLA fused the predicate (the combined
+    per-leaf finiteness reductions) into each of the per-leaf selects, about 170 copies for
+    ResNet-20, which doubled its train step's compile time (8.1 -> 4.0 s of CPU, same values and
+    step time; docs/speed.md). The reductions stay per leaf, so sharded gradients are not gathered.
+    """
+    return jax.lax.cond(pred, lambda t, f: t, lambda t, f: f, on_true, on_false)
 
 
 def train_step(

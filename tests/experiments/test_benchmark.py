@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 import re
 import subprocess
 import sys
@@ -22,14 +23,19 @@ LINE = re.compile(
 
 
 def test_models_mode_prints_the_reference_format_and_writes_json(tmp_path):
+    """... and compiles cold: a persistent cache named in the environment is neither read nor
+    written (compile_s is a cold figure)."""
     out_json = tmp_path / "out.json"
+    env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cache"))
+    env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
     run = subprocess.run(
         [sys.executable, "-m", "experiments.benchmark", "--models=lenet5", "--seconds=0.05",
          "--repeats=1", "--peak_size=256", f"--json={out_json}"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, env=env,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     assert LINE.search(run.stdout), run.stdout
+    assert not (tmp_path / "cache").exists() or not os.listdir(tmp_path / "cache")
     figures = json.loads(out_json.read_text())
     assert figures["matmul_peak_gflops"] > 0
     (result,) = figures["results"]

@@ -156,3 +156,13 @@ def test_the_objective_has_the_models_constant_rejection_logit():
     plain = np.log(np.exp(logits).sum(1)) - logits[np.arange(8), LABELS]
     np.testing.assert_allclose(metrics["objective"], with_reject.mean(), rtol=1e-5)
     np.testing.assert_allclose(metrics["loss"], plain.mean(), rtol=1e-5)
+
+
+def test_finiteness_is_checked_once_not_per_selected_leaf():
+    """Keep-or-skip is one conditional: with a `where` per leaf XLA fused the combined
+    finiteness reductions into every selected leaf (~170 copies in ResNet-20, which doubled its
+    compile time); here each gradient leaf's check appears a bounded number of times."""
+    state = make_state()
+    compiled = make_step().lower(state, batch(0, 8)).compile().as_text()
+    leaves = len(jax.tree.leaves(state.params))
+    assert compiled.count(" is-finite(") <= 2 * (leaves + 1)

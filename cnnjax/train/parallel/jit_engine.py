@@ -105,7 +105,11 @@ def make_jit_engine(
     )
 
     def create_state(init_fn):
-        return jax.jit(init_fn, out_shardings=state_sharding)()
+        return jax.jit(
+            init_fn,
+            out_shardings=state_sharding,
+            compiler_options=cpu_flags.init_compiler_options(devices[0].platform),
+        )()
 
     def restore_target(abstract):
         return jax.tree.map(
