@@ -17,9 +17,10 @@ times slower than one convolution per group. So, on CPU:
   fusions that consume it, so LeNet-5's training step gains nothing: evaluation does, see
   docs/speed.md);
   its tangents and gradients are XLA's own convolutions;
-* stride 1, no dilation, groups 1 → `cnnjax.ops.cpu_kernel_grad.swapped_conv`: XLA's
-  convolution whose kernel gradient runs without the activation transpose XLA inserts for it
-  (ResNet-20 training +9 % on one core; measured reasons in that module);
+* stride 1, no dilation, groups 1, a window larger than 1x1 →
+  `cnnjax.ops.cpu_kernel_grad.swapped_conv`: XLA's convolution whose kernel gradient runs
+  without the activation transpose XLA inserts for it (ResNet-20 training +7-14 % on one core;
+  measured reasons in that module);
 * anything else → `lax.conv_general_dilated`.
 """
 

@@ -92,6 +92,8 @@ def test_kernel_gradient_keeps_the_activation_channel_minor():
         ((2, 32, 32, 16), (3, 3), (1, 1), (2, 2), 1, "SAME", False),  # dilated
         ((2, 32, 32, 16), (3, 3), (1, 1), (1, 1), 2, "SAME", False),  # grouped
         ((2, 32, 32, 1), (3, 3), (1, 1), (1, 1), 1, "SAME", False),  # one channel
+        ((2, 32, 32, 16), (1, 1), (1, 1), (1, 1), 1, "SAME", False),  # 1x1: not measured
+        ((2, 32, 32, 16), (1, 3), (1, 1), (1, 1), 1, "SAME", True),
         ((2, 2, 2, 16), (3, 3), (1, 1), (1, 1), 1, "SAME", False),  # smaller than the kernel
     ],
 )
