@@ -115,20 +115,22 @@ def test_single_channel_kernel_gradient_is_one_xla_convolution():
 
 
 @pytest.mark.parametrize(
-    "shape, window, groups, form",
+    "shape, window, groups, strides, form",
     [
-        ((2, 2, 2, 8), (3, 3), 1, "matmul"),  # VGG-16's last block on 2x2 maps
-        ((2, 1, 1, 4), (3, 3), 1, "matmul"),
-        ((2, 6, 6, 8), (3, 3), 2, "split"),  # AlexNet's two towers
-        ((2, 6, 6, 8), (3, 3), 8, "depthwise"),  # MobileNet's depthwise layers
-        ((2, 2, 2, 8), (3, 3), 8, "depthwise"),  # also on maps smaller than the kernel
-        ((2, 6, 6, 4), (3, 3), 1, "native"),
-        ((2, 6, 6, 1), (3, 3), 1, "single"),  # LeNet-5's first layer
+        ((2, 2, 2, 8), (3, 3), 1, 1, "matmul"),  # VGG-16's last block on 2x2 maps
+        ((2, 1, 1, 4), (3, 3), 1, 1, "matmul"),
+        ((2, 6, 6, 8), (3, 3), 2, 1, "split"),  # AlexNet's two towers
+        ((2, 6, 6, 8), (3, 3), 8, 1, "depthwise"),  # MobileNet's depthwise layers
+        ((2, 2, 2, 8), (3, 3), 8, 1, "depthwise"),  # also on maps smaller than the kernel
+        ((2, 6, 6, 4), (3, 3), 1, 1, "swapped"),  # stride 1: ResNet-20's and VGG-16's layers
+        ((2, 6, 6, 4), (3, 3), 1, 2, "native"),
+        ((2, 6, 6, 1), (3, 3), 1, 1, "single"),  # LeNet-5's first layer
     ],
 )
-def test_cpu_form_choice(shape, window, groups, form, monkeypatch):
+def test_cpu_form_choice(shape, window, groups, strides, form, monkeypatch):
     called = []
     names = ("depthwise_conv", "matmul_conv", "split_groups_conv", "single_channel_conv")
+    names = (*names, "swapped_conv")
     for name in (*names, "native_conv"):
         original = getattr(cpu_conv, name)
         spy = lambda *a, _name=name, _f=original: called.append(_name) or _f(*a)
@@ -136,16 +138,18 @@ def test_cpu_form_choice(shape, window, groups, form, monkeypatch):
     x = jnp.ones(shape)
     kernel = jnp.ones((*window, shape[-1] // groups, 8))
     with dispatch.use_path("cpu"):
-        y = ops.conv_general(x, kernel, padding="SAME", groups=groups)
+        y = ops.conv_general(x, kernel, strides=strides, padding="SAME", groups=groups)
     expected = {
         "depthwise": "depthwise_conv",
         "matmul": "matmul_conv",
         "split": "split_groups_conv",
         "native": "native_conv",
         "single": "single_channel_conv",
+        "swapped": "swapped_conv",
     }
     assert called[0] == expected[form]
-    np.testing.assert_allclose(y, xla_conv(x, kernel, (1, 1), "SAME", (1, 1), groups), rtol=1e-6)
+    want = xla_conv(x, kernel, (strides, strides), "SAME", (1, 1), groups)
+    np.testing.assert_allclose(y, want, rtol=1e-6)
 
 
 POOLS = [(2, None, "VALID"), (3, 2, "SAME"), (3, 1, ((1, 1), (0, 2)))]
