@@ -25,10 +25,18 @@ compile and peak memory unchanged; VGG-16 (57.2 vs 56.9) and LeNet-5 (3,762 vs 3
 Where it applies (`takes_swapped_conv`, measured):
 
 * stride 1, dilation 1, groups 1, at least 2 input channels, a window larger than 1x1, an
-  input at least as large as the kernel. 1x1 layers (no ResNet-20 layer is one at stride 1)
-  were not measured and keep XLA's form. Strided layers in this form ran slower (ResNet-20
-  125 vs 164 img/s: the strided tangent becomes an input-dilated convolution with a 32x32
-  window), so they keep XLA's.
+  input at least as large as the kernel, and size-keeping ("SAME") padding. On two cores a
+  layer without it ran its kernel gradient 5-8x slower in this form (jit, median of 30, one
+  layer, XLA vs swapped: (256, 14, 14, 6) -> 16, 5x5 VALID, LeNet-5's conv2: 3.3 vs 15.8 ms;
+  (256, 28, 28, 6) -> 16 VALID: 17 vs 146 ms; the kernel tangent is then padded by H - K on
+  both sides and XLA runs it as a large padded convolution), and LeNet-5's whole training step
+  fell from 12,500-13,200 to 7,600-7,700 img/s (benchmark entry point, 2 rounds). A SAME layer
+  alone is 1.1-1.25x slower in this form ((128, 32, 32, 16) -> 16: 13.5 vs 16.6 ms); in the
+  network the transposes it avoids pay for that: ResNet-20 trains 340-357 img/s vs 324-334
+  without the form on two cores (2 rounds), VGG-16 unchanged (118-121 vs 116-122). 1x1
+  layers (no ResNet-20 layer is one at stride 1) were not measured and keep XLA's form.
+  Strided layers in this form ran slower (ResNet-20 125 vs 164 img/s: the strided tangent
+  becomes an input-dilated convolution with a 32x32 window), so they keep XLA's.
 * The first form tried, a kernel tangent whose transpose reversed x and dy spatially, gained
   1 % (164.7 vs 163.1); one GEMM of x^T against 9 shifted copies of dy lost (134.8), as did
   writing those copies as a sum of pads (79.4): copying dy nine times costs more than the
@@ -126,7 +134,7 @@ def fits_swapped_form(x_shape, kernel_shape, strides, pads) -> bool:
 def takes_swapped_conv(x_shape, kernel_shape, strides, dilation, groups, pads) -> bool:
     """Where `swapped_conv` was measured faster (module docstring): stride 1, dilation 1,
     groups 1, >= 2 input channels, a window larger than 1x1, an input at least as large as the
-    kernel.
+    kernel, size-keeping padding.
 
     Args:
       x_shape: (B, H, W, C); kernel_shape: (KH, KW, C // groups, O); strides, dilation: two
@@ -139,4 +147,6 @@ def takes_swapped_conv(x_shape, kernel_shape, strides, dilation, groups, pads) -
         return False
     if max(kernel_shape[:2]) < 2:  # 1x1 layers (Inception, MobileNet, bottlenecks): unmeasured
         return False
+    if any(lo + hi != k - 1 for (lo, hi), k in zip(pads, kernel_shape[:2], strict=True)):
+        return False  # not size-keeping (LeNet-5's VALID conv2): 5-8x slower on two cores
     return fits_swapped_form(x_shape, kernel_shape, strides, pads)

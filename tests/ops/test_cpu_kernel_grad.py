@@ -87,7 +87,10 @@ def test_kernel_gradient_keeps_the_activation_channel_minor():
     "x_shape, window, strides, dilation, groups, padding, takes",
     [
         ((2, 32, 32, 16), (3, 3), (1, 1), (1, 1), 1, "SAME", True),  # ResNet-20's layers
-        ((2, 14, 14, 6), (5, 5), (1, 1), (1, 1), 1, "VALID", True),  # LeNet-5's conv2
+        ((2, 14, 14, 6), (5, 5), (1, 1), (1, 1), 1, "VALID", False),  # LeNet-5's conv2: slower
+        ((2, 14, 14, 6), (5, 5), (1, 1), (1, 1), 1, "SAME", True),
+        ((2, 14, 14, 6), (5, 5), (1, 1), (1, 1), 1, ((2, 2), (1, 3)), True),  # sizes kept
+        ((2, 14, 14, 6), (5, 5), (1, 1), (1, 1), 1, ((1, 1), (2, 2)), False),
         ((2, 32, 32, 16), (3, 3), (2, 2), (1, 1), 1, "SAME", False),  # strided: measured slower
         ((2, 32, 32, 16), (3, 3), (1, 1), (2, 2), 1, "SAME", False),  # dilated
         ((2, 32, 32, 16), (3, 3), (1, 1), (1, 1), 2, "SAME", False),  # grouped
