@@ -92,18 +92,37 @@ def test_depthwise_cpu_path_equals_xla(seed):
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_single_channel_conv_equals_xla(seed):
-    """One-channel inputs (LeNet-5's first layer): outputs, gradients and tangents = XLA's."""
+@pytest.mark.parametrize("form", ["single_channel_conv", "strided_conv"])
+def test_custom_jvp_forms_equal_xla(form, seed):
+    """One-channel inputs (LeNet-5's first layer) and strided layers: outputs, gradients and
+    tangents = XLA's."""
     rng = np.random.default_rng(300 + seed)
     x, kernel, strides, padding, dilation, _ = random_case(rng)
-    x, kernel = x[..., :1], kernel[:, :, :1, :]  # (B, H, W, 1), (KH, KW, 1, O)
+    if form == "single_channel_conv":
+        x, kernel = x[..., :1], kernel[:, :, :1, :]  # (B, H, W, 1), (KH, KW, 1, O)
+    else:
+        kernel = rng.normal(size=(*kernel.shape[:2], x.shape[-1], kernel.shape[-1]))
+        kernel = kernel.astype(np.float32)  # groups 1
+        strides = (2, int(rng.integers(1, 4)))
     geometry = (strides, padding, dilation)
-    fast = lambda x, k: cpu_conv.single_channel_conv(x, k, *geometry)
+    fast = lambda x, k: getattr(cpu_conv, form)(x, k, *geometry)
     xla = lambda x, k: xla_conv(x, k, *geometry, 1)
     assert_all_close(outputs_and_grads(fast, (x, kernel)), outputs_and_grads(xla, (x, kernel)))
     tangents = (rng.normal(size=x.shape).astype(np.float32), 0.5 * kernel)
     assert_all_close(jax.jvp(fast, (x, kernel), tangents), jax.jvp(xla, (x, kernel), tangents))
     assert_cpu_path_equals_xla(x, kernel, strides, padding, dilation, 1)
+
+
+def test_strided_layers_take_strided_conv(monkeypatch):
+    called = []
+    original = cpu_conv.strided_conv
+    monkeypatch.setattr(cpu_conv, "strided_conv", lambda *a: called.append(a[2]) or original(*a))
+    x = jnp.ones((2, 8, 8, 16))
+    with dispatch.use_path("cpu"):
+        for strides, window in (((2, 2), 3), ((2, 2), 1), ((1, 1), 3), ((2, 2), 5)):
+            ops.conv_general(x, jnp.ones((window, window, 16, 4)), strides=strides, padding=1)
+        ops.conv_general(x[..., :8], jnp.ones((3, 3, 8, 4)), strides=2)  # few channels
+    assert called == [(2, 2), (2, 2)]
 
 
 def test_single_channel_kernel_gradient_is_one_xla_convolution():
