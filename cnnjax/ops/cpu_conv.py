@@ -113,6 +113,18 @@ def _native(x, kernel, strides, padding, dilation) -> jax.Array:
     return native_conv(x, kernel, strides, padding, dilation, 1)
 
 
+def _bilinear_tangent(x_dot, input_term, kernel_dot, kernel_term, y) -> jax.Array:
+    """The tangent of a convolution, bilinear in (x, kernel): input_term(x_dot) +
+    kernel_term(kernel_dot), skipping symbolic zero tangents (a frozen kernel or a data input
+    costs no convolution)."""
+    terms = []
+    if not isinstance(x_dot, SymbolicZero):
+        terms.append(input_term(x_dot))
+    if not isinstance(kernel_dot, SymbolicZero):
+        terms.append(kernel_term(kernel_dot))
+    return functools.reduce(jnp.add, terms) if terms else jnp.zeros_like(y)
+
+
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
 def single_channel_conv(x, kernel, strides, padding, dilation) -> jax.Array:
     """A one-channel convolution (B, H, W, 1) x (KH, KW, 1, O), forward as KH*KW broadcast
@@ -141,12 +153,11 @@ def _single_channel_jvp(strides, padding, dilation, primals, tangents):
     the data input of a first layer costs no convolution."""
     (x, kernel), (x_dot, kernel_dot) = primals, tangents
     y = single_channel_conv(x, kernel, strides, padding, dilation)
-    terms = []
-    if not isinstance(x_dot, SymbolicZero):
-        terms.append(_native(x_dot, kernel, strides, padding, dilation))
-    if not isinstance(kernel_dot, SymbolicZero):
-        terms.append(_native(x, kernel_dot, strides, padding, dilation))
-    return y, functools.reduce(jnp.add, terms) if terms else jnp.zeros_like(y)
+    geometry = (strides, padding, dilation)
+    return y, _bilinear_tangent(
+        x_dot, lambda t: _native(t, kernel, *geometry),
+        kernel_dot, lambda t: _native(x, t, *geometry), y,
+    )  # fmt: skip
 
 
 single_channel_conv.defjvp(_single_channel_jvp, symbolic_zeros=True)
@@ -172,12 +183,11 @@ def _strided_jvp(strides, padding, dilation, primals, tangents):
     patches times the kernel tangent), whose transpose is patches^T times dy: one GEMM."""
     (x, kernel), (x_dot, kernel_dot) = primals, tangents
     y = strided_conv(x, kernel, strides, padding, dilation)
-    terms = []
-    if not isinstance(x_dot, SymbolicZero):
-        terms.append(_native(x_dot, kernel, strides, padding, dilation))
-    if not isinstance(kernel_dot, SymbolicZero):
-        terms.append(matmul_conv(x, kernel_dot, strides, padding, dilation, 1))
-    return y, functools.reduce(jnp.add, terms) if terms else jnp.zeros_like(y)
+    geometry = (strides, padding, dilation)
+    return y, _bilinear_tangent(
+        x_dot, lambda t: _native(t, kernel, *geometry),
+        kernel_dot, lambda t: matmul_conv(x, t, *geometry, 1), y,
+    )  # fmt: skip
 
 
 strided_conv.defjvp(_strided_jvp, symbolic_zeros=True)
