@@ -5,8 +5,8 @@
 * A persistent XLA compilation cache for the session, shared by the xdist workers: the loop
   tests compile the same small programs many times, in this process and in the subprocesses
   they start.
-* The tests that read the session's parallel-engine runs (`train/parallel_runs.py`) go to one
-  xdist worker (`xdist_group`), so the runs start once.
+* The modules that read the session's parallel-engine runs (`train/parallel_runs.py`) go to one
+  xdist worker (`pytest_xdist_make_scheduler`), so those subprocess runs start once.
 """
 
 import atexit
@@ -40,3 +40,25 @@ def pytest_xdist_auto_num_workers(config):
     """`-n auto` (setup.cfg): one worker per CPU this process may run on, at most 4 (each worker
     is a JAX process of its own; more would cost memory and start-up time for little gain)."""
     return max(1, min(len(os.sched_getaffinity(0)), 4))
+
+
+# Modules whose tests read the session's parallel-engine runs (train/parallel_runs.py).
+SHARED_RUNS_MODULES = (
+    "tests/train/test_parallel.py",
+    "tests/train/test_multihost.py",
+    "tests/train/test_restore_mesh.py",
+)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`load` scheduling, except that the `SHARED_RUNS_MODULES` form one unit of work for one
+    worker. (xdist's own `xdist_group` mark does not take effect under pytest 9, which no longer
+    reads the `_nodeid` attribute xdist 3.8 rewrites; a scope of our own does not depend on it.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedRunsScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "shared-parallel-runs" if module in SHARED_RUNS_MODULES else nodeid
+
+    return SharedRunsScheduling(config, log)

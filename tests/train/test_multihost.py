@@ -17,9 +17,6 @@ import pytest
 
 from cnnjax.train import distributed
 
-# One xdist worker runs every test that reads the session's parallel-engine runs (conftest.py).
-pytestmark = pytest.mark.xdist_group("parallel_runs")
-
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):

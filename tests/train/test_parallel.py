@@ -18,9 +18,6 @@ from cnnjax import models
 from cnnjax.models import layers
 from cnnjax.train import parallel
 
-# One xdist worker runs every test that reads the session's parallel-engine runs (conftest.py).
-pytestmark = pytest.mark.xdist_group("parallel_runs")
-
 # atol 1e-5: float32 summation order moves BatchNorm-net gradients near zero by ~1e-6; the steps
 # compared move parameters by ~1e-3 and a real fault (per-device BatchNorm statistics) by ~4e-3.
 RTOL, ATOL = 1e-5, 1e-5

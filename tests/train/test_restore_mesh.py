@@ -13,9 +13,6 @@ import numpy as np
 import parallel_runs as pr
 import pytest
 
-# One xdist worker runs every test that reads the session's parallel-engine runs (conftest.py).
-pytestmark = pytest.mark.xdist_group("parallel_runs")
-
 
 def test_pmap_saves_global_unreplicated_arrays(runs):
     """`pmap`'s checkpoint has the shapes and (to rounding) the values `jit`'s has."""
