@@ -5,10 +5,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conv_helpers import assert_all_close, assert_cpu_path_equals_xla, xla_conv
 
 from cnnjax.ops import cpu_kernel_grad
 from cnnjax.ops.padding import explicit_padding
-from tests.ops.test_cpu_paths import assert_all_close, assert_cpu_path_equals_xla, xla_conv
 
 
 def random_geometry(rng, strides):
