@@ -87,6 +87,11 @@ def configure() -> str:
     return "set"
 
 
+def _tuned_cpu_compile(platform: str) -> bool:
+    """Whether per-compile options of cnnjax apply: CPU, the fast path on, a tested jaxlib."""
+    return platform == "cpu" and dispatch.fast_cpu_enabled() and _jaxlib_version() in TESTED_JAXLIB
+
+
 def init_compiler_options(platform: str) -> dict[str, int]:
     """XLA compile options for a program that runs once (the state's initialisation).
 
@@ -102,9 +107,7 @@ def init_compiler_options(platform: str) -> dict[str, int]:
       `{xla_backend_optimization_level: 1}` on CPU with the fast path on, a tested jaxlib and no
       `xla_backend_optimization_level` of the user's own in `$XLA_FLAGS`; otherwise `{}`.
     """
-    if platform != "cpu" or not dispatch.fast_cpu_enabled():
-        return {}
-    if _jaxlib_version() not in TESTED_JAXLIB:
+    if not _tuned_cpu_compile(platform):
         return {}
     if OPT_LEVEL_NAME in os.environ.get("XLA_FLAGS", ""):
         return {}  # the user chose a level of their own
@@ -121,9 +124,7 @@ def eval_compiler_options(platform: str) -> dict[str, str]:
       `{xla_cpu_experimental_ynn_fusion_type: ""}` (no YNNPACK fusions) on CPU with the fast path
       on, a tested jaxlib and no value of the user's own in `$XLA_FLAGS`; otherwise `{}`.
     """
-    if platform != "cpu" or not dispatch.fast_cpu_enabled():
-        return {}
-    if _jaxlib_version() not in TESTED_JAXLIB:
+    if not _tuned_cpu_compile(platform):
         return {}
     flags = os.environ.get("XLA_FLAGS", "")
     if FLAG_NAME in flags and FLAG not in flags:

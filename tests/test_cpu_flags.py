@@ -73,6 +73,15 @@ def test_import_cnnjax_sets_it_in_a_new_process_even_after_import_jax():
     assert out == ["set", cpu_flags.FLAG]
 
 
+def _assert_compiler_options(monkeypatch, options, platform, env, expected):
+    """`options(platform)` under `env` is `expected`, and `{}` with an untested jaxlib."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert options(platform) == expected
+    monkeypatch.setattr(cpu_flags, "_jaxlib_version", lambda: (99, 0))
+    assert options(platform) == {}
+
+
 @pytest.mark.parametrize(
     "platform, env, expected",
     [
@@ -85,11 +94,7 @@ def test_import_cnnjax_sets_it_in_a_new_process_even_after_import_jax():
     ],
 )
 def test_eval_compiler_options(fresh, platform, env, expected):
-    for key, value in env.items():
-        fresh.setenv(key, value)
-    assert cpu_flags.eval_compiler_options(platform) == expected
-    fresh.setattr(cpu_flags, "_jaxlib_version", lambda: (99, 0))
-    assert cpu_flags.eval_compiler_options(platform) == {}
+    _assert_compiler_options(fresh, cpu_flags.eval_compiler_options, platform, env, expected)
 
 
 @pytest.mark.parametrize(
@@ -104,11 +109,7 @@ def test_eval_compiler_options(fresh, platform, env, expected):
     ],
 )
 def test_init_compiler_options(fresh, platform, env, expected):
-    for key, value in env.items():
-        fresh.setenv(key, value)
-    assert cpu_flags.init_compiler_options(platform) == expected
-    fresh.setattr(cpu_flags, "_jaxlib_version", lambda: (99, 0))
-    assert cpu_flags.init_compiler_options(platform) == {}
+    _assert_compiler_options(fresh, cpu_flags.init_compiler_options, platform, env, expected)
 
 
 class _Net(nn.Module):
