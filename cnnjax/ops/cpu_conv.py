@@ -6,9 +6,11 @@ near its matmul speed except where the input is smaller than the kernel (VGG-16'
 layers on 2x2 maps: ~3 GFLOP/s, 60x slower than a matmul), and grouped convolutions run several
 times slower than one convolution per group. So, on CPU:
 
-* input smaller than the (dilated) kernel in a spatial dimension → `matmul_conv`: the patches
-  (im2col) times the kernel, one GEMM per group; its gradients are GEMMs too (autodiff of a
-  dot and of slices: col2im is the transpose of the slicing);
+* input smaller than the (dilated) kernel in a spatial dimension → groups 1:
+  `cnnjax.ops.cpu_valid_taps.valid_taps_conv`, one GEMM per kernel tap over only the inputs
+  that tap meets (VGG-16 trains 118.3 vs 115.7 img/s, 5 alternating rounds in one process);
+  grouped: `matmul_conv`, the patches (im2col) times the kernel, one GEMM per group. Their
+  gradients are GEMMs too (autodiff of dots and slices: col2im is the transpose of the slicing);
 * depthwise (groups = C_in > 1, kernel (KH, KW, 1, C_in * m)) → `cnnjax.ops.depthwise`: k^2
   shifted, scaled slices summed (XLA's grouped convolution is ~17x slower forward);
 * 2 <= groups <= `MAX_SPLIT_GROUPS` (not depthwise) → one convolution per group, concatenated;
@@ -39,6 +41,7 @@ from jax import lax
 from jax.custom_derivatives import SymbolicZero
 
 from cnnjax.ops.cpu_kernel_grad import swapped_conv, takes_swapped_conv
+from cnnjax.ops.cpu_valid_taps import valid_taps_conv
 from cnnjax.ops.depthwise import depthwise, is_depthwise_conv
 from cnnjax.ops.padding import explicit_padding
 
@@ -228,7 +231,7 @@ def depthwise_conv(x, kernel, strides, padding, dilation) -> jax.Array:
 
 def conv2d_cpu(x, kernel, strides, padding, dilation, groups) -> jax.Array:
     """The CPU choice among `depthwise_conv`, `split_groups_conv`, `single_channel_conv`,
-    `matmul_conv`, `strided_conv`, `swapped_conv` and `native_conv`.
+    `valid_taps_conv`, `matmul_conv`, `strided_conv`, `swapped_conv` and `native_conv`.
 
     Args:
       x: (B, H, W, C); kernel: (KH, KW, C // groups, O); strides, dilation: two ints each;
@@ -244,6 +247,8 @@ def conv2d_cpu(x, kernel, strides, padding, dilation, groups) -> jax.Array:
     if groups == 1 and x.shape[-1] == 1:
         return single_channel_conv(x, kernel, strides, padding, dilation)
     if smaller_than_kernel(x.shape[1:3], kernel.shape[:2], dilation):
+        if groups == 1:
+            return valid_taps_conv(x, kernel, strides, padding, dilation)
         return matmul_conv(x, kernel, strides, padding, dilation, groups)
     if strided_kernel_gradient_pays(x.shape[-1], kernel.shape[:2], strides, groups):
         return strided_conv(x, kernel, tuple(strides), padding, tuple(dilation))

@@ -86,8 +86,8 @@ def test_single_channel_kernel_gradient_is_one_xla_convolution():
 @pytest.mark.parametrize(
     "shape, window, groups, strides, form",
     [
-        ((2, 2, 2, 8), (3, 3), 1, 1, "matmul"),  # VGG-16's last block on 2x2 maps
-        ((2, 1, 1, 4), (3, 3), 1, 1, "matmul"),
+        ((2, 2, 2, 8), (3, 3), 1, 1, "valid_taps"),  # VGG-16's last block on 2x2 maps
+        ((2, 1, 1, 4), (3, 3), 1, 1, "valid_taps"),
         ((2, 6, 6, 8), (3, 3), 2, 1, "split"),  # AlexNet's two towers
         ((2, 6, 6, 8), (3, 3), 8, 1, "depthwise"),  # MobileNet's depthwise layers
         ((2, 2, 2, 8), (3, 3), 8, 1, "depthwise"),  # also on maps smaller than the kernel
@@ -99,7 +99,7 @@ def test_single_channel_kernel_gradient_is_one_xla_convolution():
 def test_cpu_form_choice(shape, window, groups, strides, form, monkeypatch):
     called = []
     names = ("depthwise_conv", "matmul_conv", "split_groups_conv", "single_channel_conv")
-    names = (*names, "swapped_conv")
+    names = (*names, "swapped_conv", "valid_taps_conv")
     for name in (*names, "native_conv"):
         original = getattr(cpu_conv, name)
         spy = lambda *a, _name=name, _f=original: called.append(_name) or _f(*a)
@@ -110,7 +110,7 @@ def test_cpu_form_choice(shape, window, groups, strides, form, monkeypatch):
         y = ops.conv_general(x, kernel, strides=strides, padding="SAME", groups=groups)
     expected = {
         "depthwise": "depthwise_conv",
-        "matmul": "matmul_conv",
+        "valid_taps": "valid_taps_conv",
         "split": "split_groups_conv",
         "native": "native_conv",
         "single": "single_channel_conv",
