@@ -50,11 +50,13 @@ import jax.numpy as jnp
 from jax import lax
 from jax.custom_derivatives import SymbolicZero
 
+from cnnjax.ops.fusion_boundary import computed_once
+
 HIGHEST = lax.Precision.HIGHEST
 DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")
-# Kernel tangent (KH, KW, C, O) as the input (batch O, feature C), x (B, H, W, C) as the
-# window (out-feature B, in-feature C), the result as (B, H', W', O).
-_KERNEL_AS_INPUT = lax.ConvDimensionNumbers((3, 2, 0, 1), (0, 3, 1, 2), (3, 0, 1, 2))
+# Kernel tangent (KH, KW, C, O) as the input (batch O, feature C), x transposed to (H, W, B, C)
+# as the window (out-feature B, in-feature C), the result as (B, H', W', O).
+_KERNEL_AS_INPUT = lax.ConvDimensionNumbers((3, 2, 0, 1), (2, 3, 0, 1), (3, 0, 1, 2))
 
 
 def _kernel_as_input_padding(spatial, window, strides, pads):
@@ -75,9 +77,13 @@ def _kernel_tangent(x, kernel_dot, strides, pads) -> jax.Array:
     into a convolution of dy with rev(rev(x)) = x, which XLA's simplifier reads as x itself.
     """
     padding = _kernel_as_input_padding(x.shape[1:3], kernel_dot.shape[:2], strides, pads)
+    # x laid out (H, W, B, C) for the kernel gradient by `computed_once` from the stored x, not
+    # by a copy of XLA's that recomputes the chain producing x (ResNet-20 +2 %, 384.5 -> 392.1
+    # img/s, 4 alternating rounds in one process, two cores).
+    window = computed_once(lambda x: jnp.transpose(x, (1, 2, 0, 3)), x)
     return lax.conv_general_dilated(
         kernel_dot[::-1, ::-1],
-        x[:, ::-1, ::-1, :],
+        window[::-1, ::-1],
         strides,
         padding,
         dimension_numbers=_KERNEL_AS_INPUT,
