@@ -35,6 +35,7 @@ import jax.numpy as jnp
 from cnnjax.models import layers
 from cnnjax.models.intermediates import record
 from cnnjax.models.registry import register_model
+from cnnjax.ops import fusion_boundary
 
 SHORTCUTS = ("A", "B")
 # "We initialize the weights as in [13]" (§3.4): He et al. (2015), N(0, 2 / fan-in).
@@ -75,7 +76,7 @@ class _Block(nn.Module):
     def add_shortcut(self, x, y, train):
         """relu(y + shortcut(x)); the shortcut changes only where the shape does."""
         if x.shape == y.shape:
-            return nn.relu(y + x)
+            return block_output(y + x, train)
         if self.shortcut == "A":  # subsample, then zero-pad the new channels on both sides
             x = x[:, :: self.strides, :: self.strides, :]
             extra = y.shape[-1] - x.shape[-1]
@@ -95,7 +96,21 @@ class _Block(nn.Module):
                 train, dtype=self.dtype, name="proj_bn", axis_name=self.bn_axis_name
             )
             x = bn(x)
-        return nn.relu(y + x.astype(y.dtype))
+        return block_output(y + x.astype(y.dtype), train)
+
+
+def block_output(z: jax.Array, train: bool) -> jax.Array:
+    """relu(z), z the sum of a block's residual branch and shortcut.
+
+    In inference it is stored once on the CPU path (`fusion_boundary.stored_on_cpu`): otherwise
+    XLA:CPU computes each block's output by recomputing every earlier block of its stage from
+    their convolution outputs (the third block's fusion read 17 arrays), and ResNet-20
+    evaluates at 1,757 instead of 1,972 img/s (6 alternating rounds in one process, two cores).
+    Training keeps XLA's fusion: storing there cost 6 % (384 → 362 img/s).
+    """
+    if train:
+        return nn.relu(z)
+    return fusion_boundary.stored_on_cpu(nn.relu, z)
 
 
 class BasicBlock(_Block):

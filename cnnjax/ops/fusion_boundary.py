@@ -3,6 +3,8 @@
 import jax
 from jax import lax
 
+from cnnjax.ops import dispatch
+
 
 def computed_once(fn, *args) -> jax.Array:
     """fn(*args), computed once and stored, not recomputed inside each fusion that reads it.
@@ -30,3 +32,11 @@ def computed_once(fn, *args) -> jax.Array:
     """
     probe = lax.stop_gradient(args[0].reshape(-1)[0])
     return lax.cond(probe == probe, fn, fn, *args)
+
+
+def stored_on_cpu(fn, *args) -> jax.Array:
+    """`computed_once(fn, *args)` on the CPU path of `cnnjax.ops.dispatch`; fn(*args) on the
+    native path (GPU, TPU, or the CPU fast path turned off), where XLA's fusion is left alone."""
+    if dispatch.current_path() == "cpu":
+        return computed_once(fn, *args)
+    return fn(*args)
