@@ -5,9 +5,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from path_helpers import assert_equal_on_both_paths
 
 from cnnjax.models.mobilenet import InvertedResidual
-from cnnjax.ops import dispatch
 
 
 @pytest.mark.parametrize(
@@ -24,11 +24,5 @@ def test_inverted_residual_equal_on_both_paths(strides, kernel_size, padding):
         y = block.apply({**variables, "params": params}, x, train=False)
         return jnp.sum(jnp.sin(y)), y
 
-    results = {}
-    for path in dispatch.PATHS:
-        with dispatch.use_path(path):  # traced (and compiled) inside: the choice sticks
-            fn = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))
-            results[path] = fn(variables["params"], x)
-    native, cpu = jax.tree.leaves(results["native"]), jax.tree.leaves(results["cpu"])
-    for a, b in zip(cpu, native, strict=True):
-        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5)
+    grads = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)
+    assert_equal_on_both_paths(grads, variables["params"], x)

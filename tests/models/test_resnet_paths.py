@@ -4,6 +4,7 @@ same values and gradients as on XLA's native path."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+from path_helpers import assert_equal_on_both_paths
 
 from cnnjax.models import create_model
 from cnnjax.ops import dispatch
@@ -24,14 +25,8 @@ def _loss(params, x):
 
 
 def test_inference_values_and_gradients_equal_on_both_paths():
-    results = {}
-    for path in dispatch.PATHS:
-        with dispatch.use_path(path):  # traced (and compiled) inside: the choice sticks
-            fn = jax.jit(jax.value_and_grad(_loss, argnums=(0, 1), has_aux=True))
-            results[path] = fn(VARIABLES["params"], X)
-    cpu, native = jax.tree.leaves(results["cpu"]), jax.tree.leaves(results["native"])
-    for a, b in zip(cpu, native, strict=True):
-        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4)
+    grads = jax.value_and_grad(_loss, argnums=(0, 1), has_aux=True)
+    assert_equal_on_both_paths(grads, VARIABLES["params"], X, tol=2e-4)
 
 
 def test_block_outputs_are_stored_in_inference_on_the_cpu_path_only():

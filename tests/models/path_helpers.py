@@ -1,0 +1,17 @@
+"""Shared by the model path tests (not collected): a function's results on both dispatch paths."""
+
+import jax
+import numpy as np
+
+from cnnjax.ops import dispatch
+
+
+def assert_equal_on_both_paths(fn, *args, tol=2e-5):
+    """jit(fn)(*args), traced and compiled on each path of `cnnjax.ops.dispatch`, agree."""
+    results = {}
+    for path in dispatch.PATHS:
+        with dispatch.use_path(path):  # traced (and compiled) inside: the choice sticks
+            results[path] = jax.jit(fn)(*args)
+    cpu, native = jax.tree.leaves(results["cpu"]), jax.tree.leaves(results["native"])
+    for a, b in zip(cpu, native, strict=True):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
