@@ -10,8 +10,10 @@ def assert_equal_on_both_paths(fn, *args, tol=2e-5):
     """jit(fn)(*args), traced and compiled on each path of `cnnjax.ops.dispatch`, agree."""
     results = {}
     for path in dispatch.PATHS:
+        # A new function object per path: jit caches traces by function, and a trace reused
+        # from the other path would compare that path with itself.
         with dispatch.use_path(path):  # traced (and compiled) inside: the choice sticks
-            results[path] = jax.jit(fn)(*args)
+            results[path] = jax.jit(lambda *a: fn(*a))(*args)
     cpu, native = jax.tree.leaves(results["cpu"]), jax.tree.leaves(results["native"])
     for a, b in zip(cpu, native, strict=True):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
