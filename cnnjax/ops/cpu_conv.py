@@ -15,9 +15,9 @@ times slower than one convolution per group. So, on CPU:
   shifted, scaled slices summed (XLA's grouped convolution is ~17x slower forward);
 * 2 <= groups <= `MAX_SPLIT_GROUPS` (not depthwise) → one convolution per group, concatenated;
 * a one-channel input (LeNet-5's first layer) → `single_channel_conv`: the depthwise form
-  (KH*KW broadcast products summed), 1.5-10x faster forward, stored by `computed_once` so
-  that XLA does not recompute it inside each fusion that reads it (LeNet-5 trains 1.45x
-  faster for that); its tangents and gradients are XLA's own convolutions;
+  (KH*KW broadcast products summed), 1.5-10x faster forward; when differentiated, stored by
+  `computed_once` so that XLA does not recompute them inside each fusion that reads them
+  (LeNet-5 trains 1.45x faster for that); its tangents and gradients are XLA's convolutions;
 * stride 1, no dilation, groups 1, a window larger than 1x1 →
   `cnnjax.ops.cpu_kernel_grad.swapped_conv`: XLA's convolution whose kernel gradient runs
   without the activation transpose XLA inserts for it (ResNet-20 training +7-14 % on one core;
@@ -153,18 +153,27 @@ def single_channel_conv(x, kernel, strides, padding, dilation) -> jax.Array:
     Returns:
       (B, H', W', O), equal to `native_conv` up to fp32 summation order.
     """
+    return _broadcast_products(x, kernel, strides, padding, dilation)
+
+
+def _broadcast_products(x, kernel, strides, padding, dilation) -> jax.Array:
     wide = jnp.promote_types(x.dtype, jnp.float32)  # bf16 inputs still sum in fp32
-    products = lambda x, k: depthwise_conv(x, k, strides, padding, dilation)
-    y = computed_once(products, x.astype(wide), kernel.astype(wide))
+    y = depthwise_conv(x.astype(wide), kernel.astype(wide), strides, padding, dilation)
     return y.astype(x.dtype)
 
 
 def _single_channel_jvp(strides, padding, dilation, primals, tangents):
     """The convolution is bilinear: its tangent is XLA's convolution of each tangent, so reverse
     mode runs XLA's input- and kernel-gradient convolutions. Symbolic zero tangents are skipped:
-    the data input of a first layer costs no convolution."""
+    the data input of a first layer costs no convolution. Differentiated, the products are
+    stored by `computed_once`, since the backward pass reads them again (through the ReLU and
+    pooling after them); forward-only programs keep XLA's fusion of them into their consumer
+    (storing them cost LeNet-5's evaluation ~10 %)."""
     (x, kernel), (x_dot, kernel_dot) = primals, tangents
-    y = single_channel_conv(x, kernel, strides, padding, dilation)
+    products = functools.partial(
+        _broadcast_products, strides=strides, padding=padding, dilation=dilation
+    )
+    y = computed_once(products, x, kernel)
     geometry = (strides, padding, dilation)
     return y, _bilinear_tangent(
         x_dot, lambda t: _native(t, kernel, *geometry),

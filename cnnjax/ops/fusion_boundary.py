@@ -17,8 +17,9 @@ def computed_once(fn, *args) -> jax.Array:
     false only for a NaN, so the value is fn(*args) whichever branch runs. A branch as cheap
     as the identity is inlined by XLA's conditional simplifier: `fn` must do the work.
 
-    Measured (two cores, alternating rounds in one process): LeNet-5 trains 12,652 → 18,362
-    img/s (its evaluation 80,400 → 78,500); ResNet-20 +2 % for each of the two other uses,
+    Measured (two cores, alternating rounds in one process): LeNet-5 trains 12,576 → 18,269
+    img/s (its evaluation, which does not store them, unchanged); ResNet-20 +2 % for each of
+    the two other uses,
     `cnnjax.ops.cpu_conv` (the strided layers' patches) and `cnnjax.ops.cpu_kernel_grad` (the
     activation laid out for the kernel gradient), where XLA recomputed a BatchNorm / ReLU /
     residual chain inside each copy.
