@@ -22,13 +22,15 @@ times slower than one convolution per group. So, on CPU:
   `cnnjax.ops.cpu_kernel_grad.swapped_conv`: XLA's convolution whose kernel gradient runs
   without the activation transpose XLA inserts for it (ResNet-20 training +7-14 % on one core;
   measured reasons in that module);
-* strided 1x1 / 3x3 layers of >= 16 channels (ResNets' downsampling) → `strided_conv`: XLA's
-  convolution and input gradient, the kernel gradient as one GEMM of the patches (XLA's
-  window-dilated kernel-gradient convolution needs the activation transposed to batch-minor,
-  with the stage's BatchNorm/ReLU/residual chain recomputed inside). With `swapped_conv` on the
-  stride-1 layers, ResNet-20 trains 359-379 vs 334-352 img/s on two cores (3 alternating
-  pairs of the benchmark entry point), evaluation unchanged (1,679-1,823 vs 1,628-1,829),
-  compile 2.7-3.0 vs 2.3-2.5 s, +18 MB (the patches);
+* strided 1x1 / 3x3 layers of >= 16 channels (ResNets' downsampling), and 3x3 layers on 2-4
+  channels (RGB first layers) → `patches_grad_conv`: XLA's convolution and input gradient,
+  the kernel gradient as one GEMM of the patches (XLA's window-dilated kernel-gradient
+  convolution needs the activation transposed to batch-minor, with the stage's
+  BatchNorm/ReLU/residual chain recomputed inside; on 3 channels it runs at ~20 GFLOP/s).
+  With `swapped_conv` on the stride-1 layers, ResNet-20 trains 359-379 vs 334-352 img/s on
+  two cores (3 alternating pairs of the benchmark entry point), evaluation unchanged
+  (1,679-1,823 vs 1,628-1,829), compile 2.7-3.0 vs 2.3-2.5 s, +18 MB (the patches);
+  the RGB layers take it at stride 1 only;
 * anything else → `lax.conv_general_dilated`.
 """
 
@@ -185,7 +187,7 @@ single_channel_conv.defjvp(_single_channel_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
-def strided_conv(x, kernel, strides, padding, dilation) -> jax.Array:
+def patches_grad_conv(x, kernel, strides, padding, dilation) -> jax.Array:
     """XLA's convolution (groups 1) whose kernel gradient is one GEMM of the patches.
 
     Args:
@@ -199,14 +201,14 @@ def strided_conv(x, kernel, strides, padding, dilation) -> jax.Array:
     return _native(x, kernel, strides, padding, dilation)
 
 
-def _strided_jvp(strides, padding, dilation, primals, tangents):
+def _patches_grad_jvp(strides, padding, dilation, primals, tangents):
     """Bilinear: the input tangent is XLA's convolution, the kernel tangent the patches times
     the kernel tangent, whose transpose is patches^T times dy: one GEMM. The patches are built
     by `computed_once` from the stored x: otherwise XLA recomputes the BatchNorm/ReLU/residual
     chain that produced x inside each of the KH*KW tap slices (ResNet-20 trains 373.5 -> 381.2
     img/s, 4 alternating rounds in one process, two cores)."""
     (x, kernel), (x_dot, kernel_dot) = primals, tangents
-    y = strided_conv(x, kernel, strides, padding, dilation)
+    y = patches_grad_conv(x, kernel, strides, padding, dilation)
     geometry = (strides, padding, dilation)
 
     def kernel_term(t):
@@ -218,12 +220,21 @@ def _strided_jvp(strides, padding, dilation, primals, tangents):
     )
 
 
-strided_conv.defjvp(_strided_jvp, symbolic_zeros=True)
+patches_grad_conv.defjvp(_patches_grad_jvp, symbolic_zeros=True)
 
 
-def strided_kernel_gradient_pays(channels, window, strides, groups) -> bool:
-    """Where `strided_conv` was measured faster: strided 1x1 and 3x3 layers of >= 16 channels."""
-    return groups == 1 and max(strides) > 1 and channels >= 16 and max(window) <= 3
+def patches_kernel_gradient_pays(channels, window, strides, groups) -> bool:
+    """Where `patches_grad_conv` was measured faster: strided 1x1 and 3x3 layers of >= 16
+    channels, and stride-1 3x3 (or smaller) layers on 2-4 channels, RGB first layers (strided
+    ones, e.g. MobileNet's stem, were not measured): there XLA's kernel
+    gradient runs at ~20 GFLOP/s (VGG-16's conv1_1, 64x32x32x3 -> 64, two cores: 11.1 vs 3.1
+    ms; ResNet-20 trains 367.4 -> 375.7 img/s, 4 alternating rounds in one process; VGG-16
+    unchanged, 114.5 vs 113.9)."""
+    if groups != 1 or max(window) > 3:
+        return False
+    if max(strides) > 1:
+        return channels >= 16
+    return 2 <= channels <= 4
 
 
 def split_groups_conv(x, kernel, strides, padding, dilation, groups) -> jax.Array:
@@ -256,7 +267,7 @@ def depthwise_conv(x, kernel, strides, padding, dilation) -> jax.Array:
 
 def conv2d_cpu(x, kernel, strides, padding, dilation, groups) -> jax.Array:
     """The CPU choice among `depthwise_conv`, `split_groups_conv`, `single_channel_conv`,
-    `valid_taps_conv`, `matmul_conv`, `strided_conv`, `swapped_conv` and `native_conv`.
+    `valid_taps_conv`, `matmul_conv`, `patches_grad_conv`, `swapped_conv` and `native_conv`.
 
     Args:
       x: (B, H, W, C); kernel: (KH, KW, C // groups, O); strides, dilation: two ints each;
@@ -275,8 +286,8 @@ def conv2d_cpu(x, kernel, strides, padding, dilation, groups) -> jax.Array:
         if groups == 1:
             return valid_taps_conv(x, kernel, strides, padding, dilation)
         return matmul_conv(x, kernel, strides, padding, dilation, groups)
-    if strided_kernel_gradient_pays(x.shape[-1], kernel.shape[:2], strides, groups):
-        return strided_conv(x, kernel, tuple(strides), padding, tuple(dilation))
+    if patches_kernel_gradient_pays(x.shape[-1], kernel.shape[:2], strides, groups):
+        return patches_grad_conv(x, kernel, tuple(strides), padding, tuple(dilation))
     pads = explicit_padding(x.shape[1:3], kernel.shape[:2], strides, dilation, padding)
     if takes_swapped_conv(x.shape, kernel.shape, strides, dilation, groups, pads):
         return swapped_conv(x, kernel, tuple(strides), pads)

@@ -42,7 +42,7 @@ def test_depthwise_cpu_path_equals_xla(seed):
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("form", ["single_channel_conv", "strided_conv"])
+@pytest.mark.parametrize("form", ["single_channel_conv", "patches_grad_conv"])
 def test_custom_jvp_forms_equal_xla(form, seed):
     """One-channel inputs (LeNet-5's first layer) and strided layers: outputs, gradients and
     tangents = XLA's."""
@@ -63,16 +63,19 @@ def test_custom_jvp_forms_equal_xla(form, seed):
     assert_cpu_path_equals_xla(x, kernel, strides, padding, dilation, 1)
 
 
-def test_strided_layers_take_strided_conv(monkeypatch):
+def test_strided_and_rgb_layers_take_patches_grad_conv(monkeypatch):
     called = []
-    original = cpu_conv.strided_conv
-    monkeypatch.setattr(cpu_conv, "strided_conv", lambda *a: called.append(a[2]) or original(*a))
+    original = cpu_conv.patches_grad_conv
+    spy = lambda *a: called.append((a[0].shape[-1], a[1].shape[0], a[2])) or original(*a)
+    monkeypatch.setattr(cpu_conv, "patches_grad_conv", spy)
     x = jnp.ones((2, 8, 8, 16))
     with dispatch.use_path("cpu"):
         for strides, window in (((2, 2), 3), ((2, 2), 1), ((1, 1), 3), ((2, 2), 5)):
             ops.conv_general(x, jnp.ones((window, window, 16, 4)), strides=strides, padding=1)
         ops.conv_general(x[..., :8], jnp.ones((3, 3, 8, 4)), strides=2)  # few channels
-    assert called == [(2, 2), (2, 2)]
+        for channels, window in ((3, 3), (4, 3), (3, 7), (5, 3)):  # RGB(A) first layers
+            ops.conv_general(x[..., :channels], jnp.ones((window, window, channels, 4)))
+    assert called == [(16, 3, (2, 2)), (16, 1, (2, 2)), (3, 3, (1, 1)), (4, 3, (1, 1))]
 
 
 def test_single_channel_kernel_gradient_is_one_xla_convolution():
@@ -91,7 +94,8 @@ def test_single_channel_kernel_gradient_is_one_xla_convolution():
         ((2, 6, 6, 8), (3, 3), 2, 1, "split"),  # AlexNet's two towers
         ((2, 6, 6, 8), (3, 3), 8, 1, "depthwise"),  # MobileNet's depthwise layers
         ((2, 2, 2, 8), (3, 3), 8, 1, "depthwise"),  # also on maps smaller than the kernel
-        ((2, 6, 6, 4), (3, 3), 1, 1, "swapped"),  # stride 1: ResNet-20's and VGG-16's layers
+        ((2, 6, 6, 8), (3, 3), 1, 1, "swapped"),  # stride 1: ResNet-20's and VGG-16's layers
+        ((2, 6, 6, 3), (3, 3), 1, 1, "patches"),  # RGB first layers
         ((2, 6, 6, 4), (3, 3), 1, 2, "native"),
         ((2, 6, 6, 1), (3, 3), 1, 1, "single"),  # LeNet-5's first layer
     ],
@@ -99,7 +103,7 @@ def test_single_channel_kernel_gradient_is_one_xla_convolution():
 def test_cpu_form_choice(shape, window, groups, strides, form, monkeypatch):
     called = []
     names = ("depthwise_conv", "matmul_conv", "split_groups_conv", "single_channel_conv")
-    names = (*names, "swapped_conv", "valid_taps_conv")
+    names = (*names, "swapped_conv", "valid_taps_conv", "patches_grad_conv")
     for name in (*names, "native_conv"):
         original = getattr(cpu_conv, name)
         spy = lambda *a, _name=name, _f=original: called.append(_name) or _f(*a)
@@ -115,6 +119,7 @@ def test_cpu_form_choice(shape, window, groups, strides, form, monkeypatch):
         "native": "native_conv",
         "single": "single_channel_conv",
         "swapped": "swapped_conv",
+        "patches": "patches_grad_conv",
     }
     assert called[0] == expected[form]
     want = xla_conv(x, kernel, (strides, strides), "SAME", (1, 1), groups)
