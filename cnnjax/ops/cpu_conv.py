@@ -175,7 +175,9 @@ def _single_channel_jvp(strides, padding, dilation, primals, tangents):
     products = functools.partial(
         _broadcast_products, strides=strides, padding=padding, dilation=dilation
     )
-    y = computed_once(products, x, kernel)
+    # The kernel first: its value is the predicate's, so a vmap over images (per-example
+    # gradients) keeps one branch instead of evaluating both under a batched predicate.
+    y = computed_once(lambda kernel, x: products(x, kernel), kernel, x)
     geometry = (strides, padding, dilation)
     return y, _bilinear_tangent(
         x_dot, lambda t: _native(t, kernel, *geometry),

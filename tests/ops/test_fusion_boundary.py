@@ -66,3 +66,17 @@ def test_computed_once_is_the_function_for_every_input():
         want = fn(x, 2.0)
         got = jax.jit(lambda x, y: computed_once(fn, x, y))(x, 2.0)
         assert jnp.isfinite(want).all() and jnp.array_equal(got, want)
+
+
+def test_per_example_gradients_keep_the_products_stored():
+    """vmap over images of the kernel gradient: the predicate reads the (unbatched) kernel, so
+    the conditional stays one conditional instead of a select that evaluates both branches."""
+
+    def loss(kernel, image):
+        y = ops.conv_general(image[None], kernel, padding="SAME")
+        return ops.max_pool(jax.nn.relu(y), 2).sum()
+
+    per_example = jax.vmap(jax.grad(loss), in_axes=(None, 0))
+    with dispatch.use_path("cpu"):
+        lowered = jax.jit(per_example).lower(jnp.ones((5, 5, 1, 6)), jnp.ones((3, 12, 12, 1)))
+    assert lowered.compile().as_text().count(" conditional(") == 1
