@@ -19,10 +19,9 @@ def computed_once(fn, *args) -> jax.Array:
 
     Measured (two cores, alternating rounds in one process): LeNet-5 trains 12,576 → 18,269
     img/s (its evaluation, which does not store them, unchanged); ResNet-20 +2 % for each of
-    the two other uses,
-    `cnnjax.ops.cpu_conv` (the strided layers' patches) and `cnnjax.ops.cpu_kernel_grad` (the
-    activation laid out for the kernel gradient), where XLA recomputed a BatchNorm / ReLU /
-    residual chain inside each copy.
+    the two other uses, `cnnjax.ops.cpu_conv` (the patches of the patches-GEMM kernel
+    gradient) and `cnnjax.ops.cpu_kernel_grad` (the activation laid out for the kernel
+    gradient), where XLA recomputed a BatchNorm / ReLU / residual chain inside each copy.
 
     Args:
       fn: a function of arrays; args: its arguments, the first one a primal array (not a
