@@ -46,7 +46,7 @@ from cnnjax.data.datasets import Dataset
 from cnnjax.data.sources import ArraySource
 from cnnjax.ops import dispatch
 from cnnjax.train import steps as train_steps
-from experiments import model_speed, op_speed
+from experiments import huge_pages, model_speed, op_speed
 
 MODES: dict[str, Callable[[], None]] = {}
 
@@ -178,7 +178,8 @@ def models_mode() -> None:
         models.get_model_spec(name)  # unknown names fail here, before any compile
     print(
         f"jax {jax.__version__} devices={jax.devices()} ops_path={dispatch.current_path()} "
-        f"xla_cpu_flag={cnnjax.cpu_flags.STATUS} compilation_cache=off",
+        f"xla_cpu_flag={cnnjax.cpu_flags.STATUS} compilation_cache=off "
+        f"huge_pages={'on' if huge_pages.in_effect() else 'off'}",
         flush=True,
     )
     peak = model_speed.matmul_peak_gflops(f.peak_size)
