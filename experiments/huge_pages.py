@@ -1,4 +1,4 @@
-"""Entry points run with glibc's transparent-huge-page malloc (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`).
+"""Entry points run with glibc's huge-page malloc (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`).
 
 XLA:CPU allocates each step's temporary buffer afresh (ResNet-20's train step: 325 MB) and
 its Eigen convolutions allocate their packed operands per call (72 MB for a 16-channel 3x3
@@ -47,7 +47,7 @@ OPTIONS_WITH_VALUE = ("-X", "-W", "--check-hash-based-pycs")  # the interpreter'
 
 
 def thp_mode(path: str = THP_ENABLED) -> str:
-    """The kernel's transparent-huge-page mode (`always`, `madvise`, `never`), or `""` if unknown."""
+    """The kernel's transparent-huge-page mode (`always`, `madvise`, `never`); `""` if unknown."""
     try:
         with open(path) as f:
             text = f.read()
@@ -109,7 +109,7 @@ def in_effect(environ: Mapping[str, str] = os.environ) -> bool:
 
 
 def relaunch_if_entry_point() -> None:
-    """Replaces this process by the same command with the tunable, when `relaunch_environ` says so."""
+    """Replaces this process by the same command with the tunable if `relaunch_environ` says so."""
     environ = relaunch_environ(os.environ, sys.orig_argv, thp_mode(), glibc_version())
     if environ is None:
         return

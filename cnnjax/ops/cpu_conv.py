@@ -214,7 +214,9 @@ def _patches_grad_jvp(strides, padding, dilation, primals, tangents):
     geometry = (strides, padding, dilation)
 
     def kernel_term(t):
-        patches = computed_once(lambda x: patches_of(x, t.shape[:2], *geometry), x)
+        # The kernel first: its value is the predicate's, so per-example gradients (a vmap over
+        # images) keep one stored conditional, not a select evaluating both branches.
+        patches = computed_once(lambda _, x: patches_of(x, t.shape[:2], *geometry), kernel, x)
         return patches_times(patches, t, 1)
 
     return y, _bilinear_tangent(

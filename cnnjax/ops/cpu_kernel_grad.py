@@ -68,7 +68,7 @@ def _kernel_as_input_padding(spatial, window, strides, pads):
     return padding
 
 
-def _kernel_tangent(x, kernel_dot, strides, pads) -> jax.Array:
+def _kernel_tangent(x, kernel, kernel_dot, strides, pads) -> jax.Array:
     """conv(x, kernel_dot) as a convolution of the reversed kernel_dot with the reversed x.
 
     y[b, h'] = sum_a x[b, a] k[a - s*h' + lo] (1-D, channels left out); with a = H-1-a' and
@@ -79,8 +79,9 @@ def _kernel_tangent(x, kernel_dot, strides, pads) -> jax.Array:
     padding = _kernel_as_input_padding(x.shape[1:3], kernel_dot.shape[:2], strides, pads)
     # x laid out (H, W, B, C) for the kernel gradient by `computed_once` from the stored x, not
     # by a copy of XLA's that recomputes the chain producing x (ResNet-20 +2 %, 384.5 -> 392.1
-    # img/s, 4 alternating rounds in one process, two cores).
-    window = computed_once(lambda x: jnp.transpose(x, (1, 2, 0, 3)), x)
+    # img/s, 4 alternating rounds in one process, two cores). The primal kernel is the predicate's
+    # source, so a vmap over images (per-example gradients) keeps one stored conditional.
+    window = computed_once(lambda _, x: jnp.transpose(x, (1, 2, 0, 3)), kernel, x)
     return lax.conv_general_dilated(
         kernel_dot[::-1, ::-1],
         window[::-1, ::-1],
@@ -121,7 +122,7 @@ def _swapped_jvp(strides, pads, primals, tangents):
     if not isinstance(x_dot, SymbolicZero):
         terms.append(_native(x_dot, kernel, strides, pads))
     if not isinstance(kernel_dot, SymbolicZero):
-        terms.append(_kernel_tangent(x, kernel_dot, strides, pads))
+        terms.append(_kernel_tangent(x, kernel, kernel_dot, strides, pads))
     return y, functools.reduce(jnp.add, terms) if terms else jnp.zeros_like(y)
 
 

@@ -69,7 +69,12 @@ def test_thp_mode_reads_the_bracketed_choice(tmp_path):
 def _page_faults(env: dict[str, str]) -> dict[str, str]:
     out = subprocess.run(
         [sys.executable, "-m", "experiments.page_faults"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
 
@@ -90,6 +95,8 @@ def test_the_relaunched_entry_point_takes_huge_pages():
 
 
 def test_in_effect_reads_the_tunable_list():
-    assert huge_pages.in_effect({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"})
+    assert huge_pages.in_effect(
+        {"GLIBC_TUNABLES": "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"}
+    )
     assert not huge_pages.in_effect({"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"})
     assert not huge_pages.in_effect({})
