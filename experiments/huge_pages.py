@@ -111,8 +111,11 @@ def in_effect(environ: Mapping[str, str] = os.environ) -> bool:
 def relaunch_if_entry_point() -> None:
     """Replaces this process by the same command with the tunable if `relaunch_environ` says so."""
     environ = relaunch_environ(os.environ, sys.orig_argv, thp_mode(), glibc_version())
-    if environ is None:
+    if environ is None or not sys.executable:
         return
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], environ)
+    try:
+        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], environ)
+    except OSError:
+        return  # the interpreter cannot be started again: run on, without huge pages

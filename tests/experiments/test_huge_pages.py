@@ -100,3 +100,17 @@ def test_in_effect_reads_the_tunable_list():
     )
     assert not huge_pages.in_effect({"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"})
     assert not huge_pages.in_effect({})
+
+
+def test_a_failed_relaunch_runs_on_in_the_same_process(monkeypatch):
+    calls = []
+
+    def execve(*args):
+        calls.append(args)
+        raise PermissionError("not allowed here")
+
+    monkeypatch.setattr(huge_pages, "relaunch_environ", lambda *_: {"GLIBC_TUNABLES": "x"})
+    monkeypatch.setattr(huge_pages.os, "execve", execve)
+    huge_pages.relaunch_if_entry_point()  # returns instead of raising
+    assert calls and calls[0][2] == {"GLIBC_TUNABLES": "x"}
+    assert calls[0][1][0] == sys.executable
