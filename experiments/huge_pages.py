@@ -5,7 +5,7 @@ its Eigen convolutions allocate their packed operands per call (72 MB for a 16-c
 layer on 128x32x32). glibc serves allocations that large with a new `mmap` and unmaps them on
 `free`, so the kernel faults in and zeroes every 4 KiB page again on every step: ResNet-20
 training took 83,000 minor page faults a step, VGG-16 81,000. Where the kernel's transparent
-huge pages are in `madvise` mode (Debian, Ubuntu and most cloud images), the glibc tunable
+huge pages are in `madvise` mode (as on the development machine, Linux 6.18), the glibc tunable
 `glibc.malloc.hugetlb=1` (glibc >= 2.35) makes malloc ask for 2 MiB pages on those mappings:
 a few hundred faults a step instead. Two cores, four alternating runs of
 `python -m experiments.benchmark --models=lenet5,resnet20,vgg16_cifar` (img/s, with / without):
