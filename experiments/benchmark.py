@@ -179,7 +179,7 @@ def models_mode() -> None:
     print(
         f"jax {jax.__version__} devices={jax.devices()} ops_path={dispatch.current_path()} "
         f"xla_cpu_flag={cnnjax.cpu_flags.STATUS} compilation_cache=off "
-        f"huge_pages={'on' if huge_pages.in_effect() else 'off'}",
+        f"huge_pages={huge_pages.status()}",
         flush=True,
     )
     peak = model_speed.matmul_peak_gflops(f.peak_size)

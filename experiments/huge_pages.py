@@ -108,6 +108,11 @@ def in_effect(environ: Mapping[str, str] = os.environ) -> bool:
     return TUNABLE in environ.get("GLIBC_TUNABLES", "").split(":")
 
 
+def status(environ: Mapping[str, str] = os.environ) -> str:
+    """`on` or `off`: `in_effect`, as the entry points print it."""
+    return "on" if in_effect(environ) else "off"
+
+
 def relaunch_if_entry_point() -> None:
     """Replaces this process by the same command with the tunable if `relaunch_environ` says so."""
     environ = relaunch_environ(os.environ, sys.orig_argv, thp_mode(), glibc_version())

@@ -30,7 +30,7 @@ def main() -> None:
     n_bytes = 64 << 20
     thp = huge_pages.thp_mode() or "unknown"
     print(f"GLIBC_TUNABLES={tunables} thp={thp!r} glibc={huge_pages.glibc_version()}")
-    print(f"huge_pages={'on' if huge_pages.in_effect() else 'off'}")
+    print(f"huge_pages={huge_pages.status()}")
     print(f"page_faults_64MiB={page_faults_touching(n_bytes)} (4 KiB pages: {n_bytes // PAGE})")
 
 

@@ -114,3 +114,14 @@ def test_a_failed_relaunch_runs_on_in_the_same_process(monkeypatch):
     huge_pages.relaunch_if_entry_point()  # returns instead of raising
     assert calls and calls[0][2] == {"GLIBC_TUNABLES": "x"}
     assert calls[0][1][0] == sys.executable
+
+
+def test_the_opt_out_is_read_as_cnnjax_reads_it():
+    """huge_pages cannot import cnnjax (that imports JAX before the relaunch), so it repeats the
+    opt-out's name and values; they must not drift from `cnnjax.ops.dispatch`'s."""
+    from cnnjax.ops import dispatch
+
+    assert huge_pages.OPT_OUT_ENV == dispatch.ENV_VAR
+    assert set(huge_pages.OPT_OUT_VALUES) == set(dispatch._OFF)
+    assert huge_pages.status({"GLIBC_TUNABLES": huge_pages.TUNABLE}) == "on"
+    assert huge_pages.status({}) == "off"
