@@ -44,7 +44,7 @@ from cnnjax.data import augment as augment_lib
 from cnnjax.data import load_dataset, preprocess, train_iterator
 from cnnjax.data.datasets import Dataset
 from cnnjax.data.sources import ArraySource
-from cnnjax.ops import dispatch
+from cnnjax.ops import dispatch, native
 from cnnjax.train import steps as train_steps
 from experiments import huge_pages, model_speed, op_speed
 
@@ -167,6 +167,11 @@ def pretrained_mode() -> None:
             print(f"  {1000 / rate:.2f} ms per image", flush=True)
 
 
+def native_kernels_status() -> str:
+    """`on` where cnnjax's C++ convolution kernels are built and loaded, else `off`."""
+    return "on" if dispatch.current_path() == "cpu" and native.available() else "off"
+
+
 @mode("models")
 def models_mode() -> None:
     # compile_s is a cold compile: never read (or fill) a persistent cache, not even one set by
@@ -179,7 +184,7 @@ def models_mode() -> None:
     print(
         f"jax {jax.__version__} devices={jax.devices()} ops_path={dispatch.current_path()} "
         f"xla_cpu_flag={cnnjax.cpu_flags.STATUS} compilation_cache=off "
-        f"huge_pages={huge_pages.status()}",
+        f"huge_pages={huge_pages.status()} cpp_kernels={native_kernels_status()}",
         flush=True,
     )
     peak = model_speed.matmul_peak_gflops(f.peak_size)

@@ -16,7 +16,8 @@ from cnnjax.ops import dispatch
 CASES = [
     ("conv 3x3 VGG-16 block 5 on 2x2", (64, 2, 2, 512), (3, 3, 512, 512), 1),
     ("conv 5x5 32x16x16x64->192, 2 groups (two towers)", (32, 16, 16, 64), (5, 5, 32, 192), 2),
-    ("conv 3x3 64x32x32x64 (native on both)", (64, 32, 32, 64), (3, 3, 64, 64), 1),
+    ("conv 3x3 128x32x32x16 (ResNet-20 stage 1, C++)", (128, 32, 32, 16), (3, 3, 16, 16), 1),
+    ("conv 3x3 64x32x32x64 (VGG-16 block 1, C++)", (64, 32, 32, 64), (3, 3, 64, 64), 1),
     ("max-pool 2x2 64x32x32x64", (64, 32, 32, 64), 2, 0),
     ("max-pool 2x2 256x28x28x6 (LeNet-5)", (256, 28, 28, 6), 2, 0),
 ]

@@ -5,6 +5,8 @@
 * A persistent XLA compilation cache for the session, shared by the xdist workers: the loop
   tests compile the same small programs many times, in this process and in the subprocesses
   they start.
+* The C++ kernels (`cnnjax.ops.native`) compile into a cache of the session's own, so every run
+  exercises the compile on first use rather than a library left in the home directory.
 * The modules that read the session's parallel-engine runs (`train/parallel_runs.py`) go to one
   xdist worker (`pytest_xdist_make_scheduler`), so those subprocess runs start once.
 """
@@ -33,6 +35,7 @@ if _worker and os.path.basename(_data_dir) != _worker:  # inherited from the con
     os.makedirs(os.environ["CNNJAX_DATA_DIR"], exist_ok=True)
 os.environ["JAX_COMPILATION_CACHE_DIR"] = _session_dir("CNNJAX_TEST_JAX_CACHE", "cnnjax-jax-")
 os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+os.environ["CNNJAX_KERNEL_CACHE"] = _session_dir("CNNJAX_TEST_KERNEL_CACHE", "cnnjax-kernels-")
 os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
 
 

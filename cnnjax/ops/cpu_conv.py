@@ -41,9 +41,11 @@ import jax.numpy as jnp
 from jax import lax
 from jax.custom_derivatives import SymbolicZero
 
+from cnnjax.ops import dispatch
 from cnnjax.ops.cpu_kernel_grad import swapped_conv, takes_swapped_conv
 from cnnjax.ops.cpu_valid_taps import valid_taps_conv
 from cnnjax.ops.depthwise import depthwise, is_depthwise_conv
+from cnnjax.ops.direct_conv import direct_conv, fits_direct_conv, kernels_available
 from cnnjax.ops.fusion_boundary import computed_once
 from cnnjax.ops.padding import explicit_padding
 
@@ -293,6 +295,9 @@ def conv2d_cpu(x, kernel, strides, padding, dilation, groups) -> jax.Array:
     if patches_kernel_gradient_pays(x.shape[-1], kernel.shape[:2], strides, groups):
         return patches_grad_conv(x, kernel, tuple(strides), padding, tuple(dilation))
     pads = explicit_padding(x.shape[1:3], kernel.shape[:2], strides, dilation, padding)
+    if fits_direct_conv(x.shape, kernel.shape, strides, dilation, groups, pads, x.dtype):
+        if dispatch.kernels_allowed() and kernels_available():
+            return direct_conv(x, kernel, pads)
     if takes_swapped_conv(x.shape, kernel.shape, strides, dilation, groups, pads):
         return swapped_conv(x, kernel, tuple(strides), pads)
     return native_conv(x, kernel, strides, padding, dilation, groups)

@@ -13,10 +13,17 @@ The choice is made in Python when an op is traced:
 * otherwise the CPU forms run when `jax.default_backend()` is `cpu`.
 
 A function compiled under `jax.jit` keeps the choice made when it was traced.
+
+cnnjax's C++ kernels (`cnnjax.ops.direct_conv`) are XLA custom calls, which XLA's SPMD
+partitioner cannot split: under a `jax.jit` whose inputs are sharded over several devices it
+would gather every operand and run each call whole on every device. `without_kernels` turns
+them off for what is traced inside; the jit engine traces its steps so when its mesh has more
+than one device (the pmap engine's per-device programs keep them).
 """
 
 import contextlib
 import contextvars
+import functools
 import os
 
 import jax
@@ -27,6 +34,7 @@ PATHS = ("native", "cpu")
 ENV_VAR = "CNNJAX_FAST_CPU"
 _OFF = ("0", "false", "off", "no")
 _forced: contextvars.ContextVar[str | None] = contextvars.ContextVar("cnnjax_path", default=None)
+_no_kernels: contextvars.ContextVar[bool] = contextvars.ContextVar("no_kernels", default=False)
 
 
 def fast_cpu_enabled() -> bool:
@@ -59,3 +67,29 @@ def use_path(path: str):
         yield
     finally:
         _forced.reset(token)
+
+
+def kernels_allowed() -> bool:
+    """False inside `without_kernels`: the CPU forms then use XLA's operations only."""
+    return not _no_kernels.get()
+
+
+@contextlib.contextmanager
+def without_kernels():
+    """Keeps cnnjax's C++ custom-call kernels out of the ops traced inside the `with` block."""
+    token = _no_kernels.set(True)
+    try:
+        yield
+    finally:
+        _no_kernels.reset(token)
+
+
+def traced_without_kernels(fn):
+    """`fn`, traced inside `without_kernels` (for programs partitioned over several devices)."""
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        with without_kernels():
+            return fn(*args, **kwargs)
+
+    return wrapped

@@ -16,6 +16,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from cnnjax import cpu_flags
+from cnnjax.ops import dispatch
 from cnnjax.train.parallel.engine import AXIS, Engine, compile_preprocess
 from cnnjax.train.state import TrainState
 
@@ -90,6 +91,10 @@ def make_jit_engine(
 
     def train(state, batch):
         return train_fn(state, batch, state.rng)
+
+    if len(devices) > 1:  # XLA cannot partition cnnjax's custom-call kernels over devices
+        train = dispatch.traced_without_kernels(train)
+        eval_fn = dispatch.traced_without_kernels(eval_fn)
 
     train_step = jax.jit(
         train,
