@@ -57,3 +57,10 @@ def test_cache_dir_follows_the_variables(monkeypatch, tmp_path):
     monkeypatch.delenv(native.CACHE_ENV)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert native.cache_dir() == tmp_path / "cnnjax" / "kernels"
+
+
+def test_the_variable_turns_them_off_before_any_compile(monkeypatch, tmp_path):
+    monkeypatch.setenv(native.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(native.ENV_VAR, "off")
+    assert native._load() == (False, "turned off by $CNNJAX_CPP_KERNELS=off: the XLA forms run")
+    assert os.listdir(tmp_path) == []

@@ -11,7 +11,9 @@ between different machines never hands one a binary built for another. Concurren
 
 Without a compiler, or when the compile or the load fails, `available()` is False, `STATUS`
 says why, and cnnjax runs the XLA forms of `cnnjax.ops.cpu_conv` instead: the kernels change
-speed, never results or what runs. `$CNNJAX_FAST_CPU=0` turns them off with the other CPU forms.
+speed, not results (fp32 summation order aside). `$CNNJAX_CPP_KERNELS=0` (also `false`, `off`,
+`no`) turns them off alone, `$CNNJAX_FAST_CPU=0` with the other CPU forms; both are read once,
+at the first call of `available()`.
 """
 
 import ctypes
@@ -27,6 +29,8 @@ import threading
 SOURCE = pathlib.Path(__file__).with_name("direct_conv.cc")
 TARGETS = ("cnnjax_direct_conv", "cnnjax_direct_conv_kernel_grad")
 CACHE_ENV = "CNNJAX_KERNEL_CACHE"
+ENV_VAR = "CNNJAX_CPP_KERNELS"
+_OFF = ("0", "false", "off", "no")
 COMPILE_TIMEOUT_S = 300
 
 STATUS = "not loaded yet"
@@ -130,6 +134,8 @@ def _register(path: pathlib.Path) -> None:
 
 
 def _load() -> tuple[bool, str]:
+    if os.environ.get(ENV_VAR, "1").strip().lower() in _OFF:
+        return False, f"turned off by ${ENV_VAR}={os.environ[ENV_VAR]}: the XLA forms run"
     if platform.machine().lower() not in ("x86_64", "amd64", "aarch64", "arm64"):
         return False, f"not built for {platform.machine()!r} processors"
     cxx = compiler()

@@ -1,4 +1,4 @@
-// Direct stride-1 convolutions of NHWC float32 tensors for XLA:CPU, as XLA FFI handlers.
+// Direct convolutions of NHWC float32 tensors for XLA:CPU, as XLA FFI handlers.
 //
 // XLA:CPU runs convolutions with few channels through Eigen's im2col + GEMM, whose packing
 // dominates when the GEMM is only 16-32 wide, and computes their kernel gradient after copying
@@ -9,7 +9,7 @@
 // Shapes (N is a leading group axis for vmap; every group has its own kernel):
 //   cnnjax_direct_conv:             x (N,B,H,W,C), k (N,KH,KW,C,O) -> y (N,B,OH,OW,O)
 //   cnnjax_direct_conv_kernel_grad: x (N,B,H,W,C), dy (N,B,OH,OW,O) -> dk (N,KH,KW,C,O)
-// with y[oh,ow,o] = sum_{kh,kw,c} x[oh+kh-pad_top, ow+kw-pad_left, c] k[kh,kw,c,o] (zero
+// with y[oh,ow,o] = sum_{kh,kw,c} x[oh*sh+kh-pad_top, ow*sw+kw-pad_left, c] k[kh,kw,c,o] (zero
 // outside x). O must be a multiple of 16 (checked: an error otherwise). The vectors are GCC
 // vector extensions: -march=native makes them one AVX-512 register, or two AVX2 ones, or NEON.
 #include <algorithm>
@@ -59,7 +59,7 @@ void parallel_for(ffi::ThreadPool& pool, int64_t n, F&& f) {
 }
 
 struct Geometry {
-  int64_t n, b, h, w, c, kh, kw, o, oh, ow, pad_top, pad_left;
+  int64_t n, b, h, w, c, kh, kw, o, oh, ow, pad_top, pad_left, sh, sw;
 };
 
 // One output row segment: WT columns from ow0, NO*16 channels from o0.
@@ -70,18 +70,18 @@ void conv_tile(const Geometry& g, const float* x, const float* k, float* y, int6
   for (int i = 0; i < WT; ++i)
     for (int j = 0; j < NO; ++j) acc[i][j] = v16{};
   for (int64_t kh = 0; kh < g.kh; ++kh) {
-    int64_t ih = oh + kh - g.pad_top;
+    int64_t ih = oh * g.sh + kh - g.pad_top;
     if (ih < 0 || ih >= g.h) continue;
     const float* xrow = x + ih * g.w * g.c;
     for (int64_t kw = 0; kw < g.kw; ++kw) {
       const float* ktap = k + (kh * g.kw + kw) * g.c * g.o + o0;
-      int64_t iw0 = ow0 + kw - g.pad_left;
-      bool inside = iw0 >= 0 && iw0 + WT <= g.w;
+      int64_t iw0 = ow0 * g.sw + kw - g.pad_left;
+      bool inside = iw0 >= 0 && iw0 + (WT - 1) * g.sw < g.w;
       for (int64_t c = 0; c < g.c; ++c) {
         v16 kv[NO];
         for (int j = 0; j < NO; ++j) kv[j] = load(ktap + c * g.o + 16 * j);
         for (int i = 0; i < WT; ++i) {
-          int64_t iw = iw0 + i;
+          int64_t iw = iw0 + i * g.sw;
           float s = inside || (iw >= 0 && iw < g.w) ? xrow[iw * g.c + c] : 0.f;
           for (int j = 0; j < NO; ++j) acc[i][j] += s * kv[j];
         }
@@ -113,7 +113,7 @@ void grad_tile(const Geometry& g, const float* xrow, const float* dyrow, float* 
   for (int64_t w = w0; w < w1; ++w) {
     v16 d[NO];
     for (int j = 0; j < NO; ++j) d[j] = load(dyrow + w * g.o + o0 + 16 * j);
-    const float* xv = xrow + (w + shift) * g.c + c0;
+    const float* xv = xrow + (w * g.sw + shift) * g.c + c0;
     for (int c = 0; c < TC; ++c)
       for (int j = 0; j < NO; ++j) acc[c][j] += xv[c] * d[j];
   }
@@ -143,13 +143,14 @@ void kernel_grad_images(const Geometry& g, const float* x, const float* dy, floa
     for (int64_t oh = 0; oh < g.oh; ++oh) {
       const float* dyrow = dy + (b * g.oh + oh) * g.ow * g.o;
       for (int64_t kh = 0; kh < g.kh; ++kh) {
-        int64_t ih = oh + kh - g.pad_top;
+        int64_t ih = oh * g.sh + kh - g.pad_top;
         if (ih < 0 || ih >= g.h) continue;
         const float* xrow = x + (b * g.h + ih) * g.w * g.c;
         for (int64_t kw = 0; kw < g.kw; ++kw) {
           int64_t shift = kw - g.pad_left;
-          int64_t w0 = std::max<int64_t>(0, -shift);
-          int64_t w1 = std::min<int64_t>(g.ow, g.w - shift);
+          // Output columns w whose input column w * sw + shift lies in [0, W).
+          int64_t w0 = shift < 0 ? (-shift + g.sw - 1) / g.sw : 0;
+          int64_t w1 = std::min<int64_t>(g.ow, (g.w - shift + g.sw - 1) / g.sw);
           if (w1 <= w0) continue;
           float* tap = image_sum.data() + (kh * g.kw + kw) * g.c * g.o;
           if (g.o % 32 == 0)
@@ -164,14 +165,18 @@ void kernel_grad_images(const Geometry& g, const float* x, const float* dy, floa
 }
 
 Geometry geometry(ffi::Span<const int64_t> x, ffi::Span<const int64_t> k_or_dk,
-                  ffi::Span<const int64_t> y_or_dy, int64_t pad_top, int64_t pad_left) {
+                  ffi::Span<const int64_t> y_or_dy, int64_t pad_top, int64_t pad_left,
+                  int64_t stride_h, int64_t stride_w) {
   return Geometry{x[0],       x[1],       x[2],       x[3],       x[4],    k_or_dk[1],
-                  k_or_dk[2], k_or_dk[4], y_or_dy[2], y_or_dy[3], pad_top, pad_left};
+                  k_or_dk[2], k_or_dk[4], y_or_dy[2], y_or_dy[3], pad_top, pad_left,
+                  stride_h,   stride_w};
 }
 
 ffi::Error DirectConv(ffi::ThreadPool pool, Tensor x, Tensor k,
-                      ffi::ResultBuffer<ffi::F32, 5> y, int64_t pad_top, int64_t pad_left) {
-  Geometry g = geometry(x.dimensions(), k.dimensions(), y->dimensions(), pad_top, pad_left);
+                      ffi::ResultBuffer<ffi::F32, 5> y, int64_t pad_top, int64_t pad_left,
+                      int64_t stride_h, int64_t stride_w) {
+  Geometry g = geometry(x.dimensions(), k.dimensions(), y->dimensions(), pad_top, pad_left,
+                        stride_h, stride_w);
   if (g.o % 16 != 0) return ffi::Error::InvalidArgument("output channels must be a multiple of 16");
   const float* xp = x.typed_data();
   const float* kp = k.typed_data();
@@ -196,8 +201,10 @@ ffi::Error DirectConv(ffi::ThreadPool pool, Tensor x, Tensor k,
 
 ffi::Error DirectConvKernelGrad(ffi::ThreadPool pool, Tensor x,
                                 Tensor dy, ffi::ResultBuffer<ffi::F32, 5> dk,
-                                int64_t pad_top, int64_t pad_left) {
-  Geometry g = geometry(x.dimensions(), dk->dimensions(), dy.dimensions(), pad_top, pad_left);
+                                int64_t pad_top, int64_t pad_left, int64_t stride_h,
+                                int64_t stride_w) {
+  Geometry g = geometry(x.dimensions(), dk->dimensions(), dy.dimensions(), pad_top, pad_left,
+                        stride_h, stride_w);
   if (g.o % 16 != 0) return ffi::Error::InvalidArgument("output channels must be a multiple of 16");
   const int64_t taps = g.kh * g.kw * g.c * g.o;
   const int64_t per_group = std::min<int64_t>(g.b, std::max<int64_t>(1, pool.num_threads()));
@@ -223,7 +230,7 @@ ffi::Error DirectConvKernelGrad(ffi::ThreadPool pool, Tensor x,
 
 }  // namespace
 
-// Both handlers take two rank-5 float32 operands, return one, and read the two low pads.
+// Both handlers take two rank-5 float32 operands, return one, and read the low pads and strides.
 static auto Binding() {
   return ffi::Ffi::Bind()
       .Ctx<ffi::ThreadPool>()
@@ -231,7 +238,9 @@ static auto Binding() {
       .Arg<Tensor>()
       .Ret<Tensor>()
       .Attr<int64_t>("pad_top")
-      .Attr<int64_t>("pad_left");
+      .Attr<int64_t>("pad_left")
+      .Attr<int64_t>("stride_h")
+      .Attr<int64_t>("stride_w");
 }
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(cnnjax_direct_conv, DirectConv, Binding());
