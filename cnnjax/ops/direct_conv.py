@@ -24,9 +24,9 @@ Two primitives, both bilinear, each the other's transpose partner, so reverse mo
 mode and higher derivatives all stay on the kernels:
 
 * `direct_conv_p(x, k)`: y = conv(x, k). Its transpose is the input gradient for x (at stride
-  1 with 16k input channels `direct_conv_p(ct, flip(k))`: the convolution of dy with the kernel
-  rotated 180 degrees, its channel axes swapped, padded by K - 1 - pad; otherwise XLA's) and
-  `kernel_grad_p(x, ct)` for k.
+  1 `direct_conv_p(ct, flip(k))`: the convolution of dy with the kernel rotated 180 degrees,
+  its channel axes swapped, padded by K - 1 - pad; strided, XLA's) and `kernel_grad_p(x, ct)`
+  for k.
 * `kernel_grad_p(x, dy)`: dk = sum over images and positions of x (at the tap) times dy. Its
   transpose is `direct_conv_p(x, ct)` for dy and the input gradient with kernel ct for x.
 
@@ -102,13 +102,17 @@ def _flipped(kernel):
 
 
 def _input_gradient(dy, kernel, x_shape, strides, pads):
-    """dx of y = conv(x, kernel): at stride 1 with 16k input channels the convolution of dy
-    with the rotated kernel, padded by K - 1 - pad, on the kernels; otherwise XLA's."""
+    """dx of y = conv(x, kernel): at stride 1 the convolution of dy with the rotated kernel,
+    padded by K - 1 - pad, on the kernels (its output channels, x's, zero-padded to a multiple
+    of 16 and sliced off after); strided, XLA's (an input-dilated convolution)."""
     window, channels = kernel.shape[1:3], kernel.shape[3]
-    if strides == (1, 1) and channels % LANES == 0:
+    if strides == (1, 1):
         flipped = zip(window, pads, strict=True)
         flipped_pads = tuple((k - 1 - lo, k - 1 - hi) for k, (lo, hi) in flipped)
-        return direct_conv_p.bind(dy, _flipped(kernel), strides=(1, 1), pads=flipped_pads)
+        extra = -channels % LANES
+        rotated = jnp.pad(_flipped(kernel), ((0, 0),) * 4 + ((0, extra),))
+        dx = direct_conv_p.bind(dy, rotated, strides=(1, 1), pads=flipped_pads)
+        return dx[..., :channels] if extra else dx
 
     def one(dy, kernel):
         conv = lambda x: _xla_conv(x, kernel, strides, pads)
