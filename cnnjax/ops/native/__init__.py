@@ -9,11 +9,12 @@ the source, the command, jaxlib's version and the processor's feature flags, so 
 between different machines never hands one a binary built for another. Concurrent processes
 (pytest-xdist) each write a private file and rename it into place.
 
-Without a compiler, or when the compile or the load fails, `available()` is False, `STATUS`
-says why, and cnnjax runs the XLA forms of `cnnjax.ops.cpu_conv` instead: the kernels change
-speed, not results (fp32 summation order aside). `$CNNJAX_CPP_KERNELS=0` (also `false`, `off`,
-`no`) turns them off alone, `$CNNJAX_FAST_CPU=0` with the other CPU forms; both are read once,
-at the first call of `available()`.
+Without a compiler, or when the compile or the load fails (which also warns once),
+`available()` is False, `STATUS` says why, and cnnjax runs the XLA forms of
+`cnnjax.ops.cpu_conv` instead: the kernels change speed, not results (fp32 summation order
+aside). `$CNNJAX_CPP_KERNELS=0` (also `false`, `off`, `no`) turns them off alone,
+`$CNNJAX_FAST_CPU=0` with the other CPU forms; `$CNNJAX_CPP_KERNELS` is read once, at the
+first call of `available()`.
 """
 
 import ctypes
@@ -25,6 +26,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import warnings
 
 SOURCE = pathlib.Path(__file__).with_name("direct_conv.cc")
 TARGETS = ("cnnjax_direct_conv", "cnnjax_direct_conv_kernel_grad")
@@ -145,7 +147,9 @@ def _load() -> tuple[bool, str]:
         path, built = ensure_built(cxx)
         _register(path)
     except (OSError, RuntimeError, subprocess.SubprocessError) as error:
-        return False, f"the kernels could not be built or loaded ({error}): the XLA forms run"
+        status = f"the kernels could not be built or loaded ({error}): the XLA forms run"
+        warnings.warn(f"cnnjax: {status}", RuntimeWarning, stacklevel=3)
+        return False, status
     return True, f"{'compiled into' if built else 'loaded from'} {path}"
 
 
