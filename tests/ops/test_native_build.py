@@ -2,6 +2,8 @@
 a failed build leaves nothing behind and says why, and the cached library is reused."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -67,3 +69,55 @@ def test_the_variable_turns_them_off_before_any_compile(monkeypatch, tmp_path):
     monkeypatch.setenv(native.ENV_VAR, "off")
     assert native._load() == (False, "turned off by $CNNJAX_CPP_KERNELS=off: the XLA forms run")
     assert os.listdir(tmp_path) == []
+
+
+def test_other_processors_run_xla_unless_asked(monkeypatch, tmp_path):
+    """Only AVX-512 x86-64 processors were measured: elsewhere the kernels are built only on
+    request ($CNNJAX_CPP_KERNELS=1), and nothing is compiled otherwise."""
+    monkeypatch.setenv(native.CACHE_ENV, str(tmp_path))
+    monkeypatch.delenv(native.ENV_VAR, raising=False)
+    monkeypatch.setattr(native, "_cpu_features", lambda: "flags : fpu sse2 avx avx2 fma")
+    loaded, status = native._load()
+    assert not loaded and "measured on AVX-512 processors only" in status
+    assert os.listdir(tmp_path) == []
+    monkeypatch.setenv(native.ENV_VAR, "1")
+    monkeypatch.setattr(native, "compiler", lambda: None)  # asked: it goes on to the compiler
+    assert "no C++ compiler" in native._load()[1]
+
+
+EIGHT_LANES = r"""
+import pathlib, sys
+import jax, numpy as np
+from jax import lax
+from cnnjax.ops import direct_conv, native
+native.ensure_built = lambda cxx: (pathlib.Path(sys.argv[1]), False)
+assert native.available(), native.STATUS
+rng = np.random.default_rng(0)
+for strides, pads, c_in, c_out, window in [((1, 1), ((1, 1), (1, 1)), 16, 32, 3),
+                                          ((2, 2), ((0, 1), (0, 1)), 5, 16, 3),
+                                          ((1, 1), ((0, 0), (0, 0)), 6, 48, 5)]:
+    x = rng.normal(size=(3, 11, 13, c_in)).astype(np.float32)
+    k = rng.normal(size=(window, window, c_in, c_out)).astype(np.float32) / c_in
+    xla = lambda x, k: lax.conv_general_dilated(x, k, strides, pads,
+        dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=lax.Precision.HIGHEST)
+    fast = lambda x, k: direct_conv.direct_conv(x, k, strides, pads)
+    y, vjp = jax.vjp(fast, x, k)
+    y_ref, vjp_ref = jax.vjp(xla, x, k)
+    ct = rng.normal(size=y.shape).astype(np.float32)
+    for a, b in zip((y, *vjp(ct)), (y_ref, *vjp_ref(ct))):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+print("equal")
+"""
+
+
+def test_an_eight_lane_build_gives_the_same_results(tmp_path):
+    """The kernels built for AVX2 (8-lane vectors, other tile shapes) equal XLA's convolution,
+    run on this machine in a fresh process (one library per process)."""
+    cxx, flags = native.compiler(), native._cpu_features().split()
+    if cxx is None or not {"avx2", "fma"} <= set(flags):
+        pytest.skip("needs a C++ compiler and an AVX2 processor")
+    library = tmp_path / "eight_lanes.so"
+    native._build(cxx, library, march="haswell")
+    result = subprocess.run([sys.executable, "-c", EIGHT_LANES, str(library)],
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0 and "equal" in result.stdout, result.stderr[-3000:]

@@ -3,15 +3,16 @@
 // XLA:CPU runs convolutions with few channels through Eigen's im2col + GEMM, whose packing
 // dominates when the GEMM is only 16-32 wide, and computes their kernel gradient after copying
 // the activation into a batch-minor layout. These kernels read the NHWC tensors as they are and
-// keep a register tile of outputs: 8 output columns x 16 or 32 output channels for the
-// convolution, 8-16 input x 16-32 output channels of one tap for the kernel gradient.
+// keep a register tile of outputs: with AVX-512, 8 output columns x 16 or 32 output channels
+// for the convolution and 16 input x 16 or 8 x 32 output channels of one tap for the kernel
+// gradient; with 8-lane vectors, 8 columns x 8 channels and 8 x 8.
 //
 // Shapes (N is a leading group axis for vmap; every group has its own kernel):
 //   cnnjax_direct_conv:             x (N,B,H,W,C), k (N,KH,KW,C,O) -> y (N,B,OH,OW,O)
 //   cnnjax_direct_conv_kernel_grad: x (N,B,H,W,C), dy (N,B,OH,OW,O) -> dk (N,KH,KW,C,O)
 // with y[oh,ow,o] = sum_{kh,kw,c} x[oh*sh+kh-pad_top, ow*sw+kw-pad_left, c] k[kh,kw,c,o] (zero
 // outside x). O must be a multiple of 16 (checked: an error otherwise). The vectors are GCC
-// vector extensions: -march=native makes them one AVX-512 register, or two AVX2 ones, or NEON.
+// vector extensions, compiled for the machine's own instruction set (-march=native).
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -26,15 +27,23 @@ namespace ffi = xla::ffi;
 
 namespace {
 
-typedef float v16 __attribute__((vector_size(64)));
+// One vector register of floats: 16 lanes with AVX-512 (32 registers), else 8 (AVX2: 16
+// registers; NEON's 128-bit registers take two per vector). The tile shapes below keep every
+// accumulator in a register for the ISA compiled for.
+#if defined(__AVX512F__)
+constexpr int kLanes = 16;
+#else
+constexpr int kLanes = 8;
+#endif
+typedef float vec __attribute__((vector_size(4 * kLanes)));
 using Tensor = ffi::Buffer<ffi::F32, 5>;  // rank 5: (N, B, H, W, C) or (N, KH, KW, C, O)
 
-inline v16 load(const float* p) {
-  v16 v;
+inline vec load(const float* p) {
+  vec v;
   std::memcpy(&v, p, sizeof(v));
   return v;
 }
-inline void store(float* p, v16 v) { std::memcpy(p, &v, sizeof(v)); }
+inline void store(float* p, vec v) { std::memcpy(p, &v, sizeof(v)); }
 
 // Runs f(i) for i in [0, n) on the caller and the pool's threads. The caller claims work too
 // and waits only for items already started, so it cannot wait on a task the pool never runs.
@@ -62,13 +71,13 @@ struct Geometry {
   int64_t n, b, h, w, c, kh, kw, o, oh, ow, pad_top, pad_left, sh, sw;
 };
 
-// One output row segment: WT columns from ow0, NO*16 channels from o0.
+// One output row segment: WT columns from ow0, NO*kLanes channels from o0.
 template <int WT, int NO>
 void conv_tile(const Geometry& g, const float* x, const float* k, float* y, int64_t oh,
                int64_t ow0, int64_t o0) {
-  v16 acc[WT][NO];
+  vec acc[WT][NO];
   for (int i = 0; i < WT; ++i)
-    for (int j = 0; j < NO; ++j) acc[i][j] = v16{};
+    for (int j = 0; j < NO; ++j) acc[i][j] = vec{};
   for (int64_t kh = 0; kh < g.kh; ++kh) {
     int64_t ih = oh * g.sh + kh - g.pad_top;
     if (ih < 0 || ih >= g.h) continue;
@@ -78,8 +87,8 @@ void conv_tile(const Geometry& g, const float* x, const float* k, float* y, int6
       int64_t iw0 = ow0 * g.sw + kw - g.pad_left;
       bool inside = iw0 >= 0 && iw0 + (WT - 1) * g.sw < g.w;
       for (int64_t c = 0; c < g.c; ++c) {
-        v16 kv[NO];
-        for (int j = 0; j < NO; ++j) kv[j] = load(ktap + c * g.o + 16 * j);
+        vec kv[NO];
+        for (int j = 0; j < NO; ++j) kv[j] = load(ktap + c * g.o + kLanes * j);
         for (int i = 0; i < WT; ++i) {
           int64_t iw = iw0 + i * g.sw;
           float s = inside || (iw >= 0 && iw < g.w) ? xrow[iw * g.c + c] : 0.f;
@@ -90,12 +99,12 @@ void conv_tile(const Geometry& g, const float* x, const float* k, float* y, int6
   }
   float* yrow = y + ow0 * g.o + o0;
   for (int i = 0; i < WT; ++i)
-    for (int j = 0; j < NO; ++j) store(yrow + i * g.o + 16 * j, acc[i][j]);
+    for (int j = 0; j < NO; ++j) store(yrow + i * g.o + kLanes * j, acc[i][j]);
 }
 
 template <int NO>
 void conv_row(const Geometry& g, const float* x, const float* k, float* y, int64_t oh) {
-  for (int64_t o0 = 0; o0 < g.o; o0 += 16 * NO) {
+  for (int64_t o0 = 0; o0 < g.o; o0 += kLanes * NO) {
     int64_t ow = 0;
     for (; ow + 8 <= g.ow; ow += 8) conv_tile<8, NO>(g, x, k, y, oh, ow, o0);
     for (; ow + 4 <= g.ow; ow += 4) conv_tile<4, NO>(g, x, k, y, oh, ow, o0);
@@ -103,28 +112,28 @@ void conv_row(const Geometry& g, const float* x, const float* k, float* y, int64
   }
 }
 
-// dk[tap] += x_row(shifted)^T dy_row for TC input channels from c0 and NO*16 outputs from o0.
+// dk[tap] += x_row(shifted)^T dy_row for TC input channels from c0 and NO*kLanes outputs from o0.
 template <int TC, int NO>
 void grad_tile(const Geometry& g, const float* xrow, const float* dyrow, float* dk_tap,
                int64_t w0, int64_t w1, int64_t shift, int64_t c0, int64_t o0) {
-  v16 acc[TC][NO];
+  vec acc[TC][NO];
   for (int c = 0; c < TC; ++c)
-    for (int j = 0; j < NO; ++j) acc[c][j] = load(dk_tap + (c0 + c) * g.o + o0 + 16 * j);
+    for (int j = 0; j < NO; ++j) acc[c][j] = load(dk_tap + (c0 + c) * g.o + o0 + kLanes * j);
   for (int64_t w = w0; w < w1; ++w) {
-    v16 d[NO];
-    for (int j = 0; j < NO; ++j) d[j] = load(dyrow + w * g.o + o0 + 16 * j);
+    vec d[NO];
+    for (int j = 0; j < NO; ++j) d[j] = load(dyrow + w * g.o + o0 + kLanes * j);
     const float* xv = xrow + (w * g.sw + shift) * g.c + c0;
     for (int c = 0; c < TC; ++c)
       for (int j = 0; j < NO; ++j) acc[c][j] += xv[c] * d[j];
   }
   for (int c = 0; c < TC; ++c)
-    for (int j = 0; j < NO; ++j) store(dk_tap + (c0 + c) * g.o + o0 + 16 * j, acc[c][j]);
+    for (int j = 0; j < NO; ++j) store(dk_tap + (c0 + c) * g.o + o0 + kLanes * j, acc[c][j]);
 }
 
 template <int TC, int NO>
 void grad_taps(const Geometry& g, const float* xrow, const float* dyrow, float* dk_tap,
                int64_t w0, int64_t w1, int64_t shift) {
-  for (int64_t o0 = 0; o0 < g.o; o0 += 16 * NO) {
+  for (int64_t o0 = 0; o0 < g.o; o0 += kLanes * NO) {
     int64_t c0 = 0;
     for (; c0 + TC <= g.c; c0 += TC) grad_tile<TC, NO>(g, xrow, dyrow, dk_tap, w0, w1, shift, c0, o0);
     for (; c0 < g.c; ++c0) grad_tile<1, NO>(g, xrow, dyrow, dk_tap, w0, w1, shift, c0, o0);
@@ -153,7 +162,9 @@ void kernel_grad_images(const Geometry& g, const float* x, const float* dy, floa
           int64_t w1 = std::min<int64_t>(g.ow, (g.w - shift + g.sw - 1) / g.sw);
           if (w1 <= w0) continue;
           float* tap = image_sum.data() + (kh * g.kw + kw) * g.c * g.o;
-          if (g.o % 32 == 0)
+          if (kLanes == 8)
+            grad_taps<8, 1>(g, xrow, dyrow, tap, w0, w1, shift);
+          else if (g.o % 32 == 0)
             grad_taps<8, 2>(g, xrow, dyrow, tap, w0, w1, shift);
           else
             grad_taps<16, 1>(g, xrow, dyrow, tap, w0, w1, shift);
@@ -189,7 +200,7 @@ ffi::Error DirectConv(ffi::ThreadPool pool, Tensor x, Tensor k,
       const float* xi = xp + image * g.h * g.w * g.c;
       const float* kg = kp + group * g.kh * g.kw * g.c * g.o;
       float* yr = yp + r * g.ow * g.o;
-      if (g.o % 32 == 0)
+      if (kLanes == 16 && g.o % 32 == 0)
         conv_row<2>(g, xi, kg, yr, oh);
       else
         conv_row<1>(g, xi, kg, yr, oh);
