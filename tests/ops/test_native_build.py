@@ -25,8 +25,8 @@ def test_compiles_then_reuses_the_cache(monkeypatch, tmp_path):
 
 
 def test_the_process_registered_the_kernels():
-    """In this process (default cache) the kernels load, or `STATUS` says why not."""
-    if native.compiler() is not None:
+    """In this process (the session's cache) the kernels load where they are built by default."""
+    if native.compiler() is not None and native.measured_processor():
         assert native.available(), native.STATUS
         assert native.STATUS.startswith(("compiled into", "loaded from"))
 
