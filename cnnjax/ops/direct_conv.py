@@ -103,13 +103,14 @@ def _flipped(kernel):
 
 def _input_gradient(dy, kernel, x_shape, strides, pads):
     """dx of y = conv(x, kernel): at stride 1 the convolution of dy with the rotated kernel,
-    padded by K - 1 - pad, on the kernels (its output channels, x's, zero-padded to a multiple
-    of 16 and sliced off after); strided, XLA's (an input-dilated convolution)."""
+    padded by K - 1 - pad, on the kernels (its output channels are x's: below 16 the kernels'
+    column-vector tiles take them as they are, above they are zero-padded to a multiple of 16
+    and sliced off after); strided, XLA's (an input-dilated convolution)."""
     window, channels = kernel.shape[1:3], kernel.shape[3]
     if strides == (1, 1):
         flipped = zip(window, pads, strict=True)
         flipped_pads = tuple((k - 1 - lo, k - 1 - hi) for k, (lo, hi) in flipped)
-        extra = -channels % LANES
+        extra = -channels % LANES if channels > LANES else 0  # below 16: the narrow tiles
         rotated = jnp.pad(_flipped(kernel), ((0, 0),) * 4 + ((0, extra),))
         dx = direct_conv_p.bind(dy, rotated, strides=(1, 1), pads=flipped_pads)
         return dx[..., :channels] if extra else dx

@@ -74,6 +74,22 @@ def test_direct_conv_against_a_numpy_loop():
 
 
 @needs_kernels
+@pytest.mark.parametrize("c_in, width", [(6, 10), (3, 37), (15, 16), (1, 5)])
+def test_narrow_input_gradients_equal_xla(c_in, width):
+    """Input gradients of layers with fewer than 16 input channels run on the column-vector
+    tiles: one, several and a part of a block of 16 columns."""
+    rng = np.random.default_rng(c_in)
+    x = rng.normal(size=(3, 9, width, c_in)).astype(np.float32)
+    kernel = rng.normal(size=(5, 3, c_in, 16)).astype(np.float32)
+    pads = ((2, 1), (0, 2))
+    fast = lambda x: direct_conv.direct_conv(x, kernel, (1, 1), pads)
+    xla = lambda x: xla_conv(x, kernel, (1, 1), pads, (1, 1), 1)
+    cotangent = rng.normal(size=xla(x).shape).astype(np.float32)
+    got = jax.jit(lambda x: jax.vjp(fast, x)[1](cotangent)[0])(x)
+    assert_all_close(got, jax.vjp(xla, x)[1](cotangent)[0], 1e-4, 1e-4)
+
+
+@needs_kernels
 @pytest.mark.parametrize("strides", [(1, 1), (2, 2)])
 def test_second_derivatives_equal_xla(strides):
     """Gradients of gradients go through both primitives' transposes."""

@@ -95,7 +95,8 @@ assert native.available(), native.STATUS
 rng = np.random.default_rng(0)
 for strides, pads, c_in, c_out, window in [((1, 1), ((1, 1), (1, 1)), 16, 32, 3),
                                           ((2, 2), ((0, 1), (0, 1)), 5, 16, 3),
-                                          ((1, 1), ((0, 0), (0, 0)), 6, 48, 5)]:
+                                          ((1, 1), ((0, 0), (0, 0)), 6, 48, 5),
+                                          ((1, 1), ((2, 0), (1, 1)), 12, 16, 3)]:
     x = rng.normal(size=(3, 11, 13, c_in)).astype(np.float32)
     k = rng.normal(size=(window, window, c_in, c_out)).astype(np.float32) / c_in
     xla = lambda x, k: lax.conv_general_dilated(x, k, strides, pads,

@@ -112,6 +112,48 @@ void conv_row(const Geometry& g, const float* x, const float* k, float* y, int64
   }
 }
 
+// Fewer than 16 output channels (stride 1; the input gradient of narrow layers): the vectors
+// run along output columns instead. The KH input rows an output row reads are first laid out channel-major
+// and zero-padded (`rows`: KH x C x (blocks * kLanes + KW)), then each block of kLanes columns
+// keeps O accumulators: acc[o] += k[kh, kw, c, o] * x_row[c, cols + kw].
+template <int O>
+void narrow_row(const Geometry& g, const float* x, const float* k, float* y, int64_t oh,
+                std::vector<float>& rows) {
+  const int64_t blocks = (g.ow + kLanes - 1) / kLanes;
+  const int64_t span = blocks * kLanes + g.kw;
+  rows.assign(g.kh * g.c * span, 0.f);
+  for (int64_t kh = 0; kh < g.kh; ++kh) {
+    int64_t ih = oh + kh - g.pad_top;
+    if (ih < 0 || ih >= g.h) continue;
+    const float* xrow = x + ih * g.w * g.c;
+    for (int64_t iw = 0; iw < g.w; ++iw)
+      for (int64_t c = 0; c < g.c; ++c) rows[(kh * g.c + c) * span + iw + g.pad_left] = xrow[iw * g.c + c];
+  }
+  for (int64_t block = 0; block < blocks; ++block) {
+    vec acc[O];
+    for (int o = 0; o < O; ++o) acc[o] = vec{};
+    for (int64_t kh = 0; kh < g.kh; ++kh)
+      for (int64_t kw = 0; kw < g.kw; ++kw)
+        for (int64_t c = 0; c < g.c; ++c) {
+          vec v = load(rows.data() + (kh * g.c + c) * span + block * kLanes + kw);
+          const float* kv = k + ((kh * g.kw + kw) * g.c + c) * g.o;
+          for (int o = 0; o < O; ++o) acc[o] += kv[o] * v;
+        }
+    for (int64_t i = 0; i < kLanes && block * kLanes + i < g.ow; ++i)
+      for (int o = 0; o < O; ++o) y[(block * kLanes + i) * O + o] = acc[o][i];
+  }
+}
+
+// narrow_row<g.o>, for 1 <= g.o <= O.
+template <int O>
+void narrow_row_of(const Geometry& g, const float* x, const float* k, float* y, int64_t oh,
+                   std::vector<float>& rows) {
+  if (g.o == O)
+    narrow_row<O>(g, x, k, y, oh, rows);
+  else if constexpr (O > 1)
+    narrow_row_of<O - 1>(g, x, k, y, oh, rows);
+}
+
 // dk[tap] += x_row(shifted)^T dy_row for TC input channels from c0 and NO*kLanes outputs from o0.
 template <int TC, int NO>
 void grad_tile(const Geometry& g, const float* xrow, const float* dyrow, float* dk_tap,
@@ -188,19 +230,26 @@ ffi::Error DirectConv(ffi::ThreadPool pool, Tensor x, Tensor k,
                       int64_t stride_h, int64_t stride_w) {
   Geometry g = geometry(x.dimensions(), k.dimensions(), y->dimensions(), pad_top, pad_left,
                         stride_h, stride_w);
-  if (g.o % 16 != 0) return ffi::Error::InvalidArgument("output channels must be a multiple of 16");
+  const bool narrow = g.o < 16;  // any vector width: 8-lane builds run them too
+  if (narrow && (g.sh != 1 || g.sw != 1))
+    return ffi::Error::InvalidArgument("fewer than 16 output channels need stride 1");
+  if (!narrow && g.o % 16 != 0)
+    return ffi::Error::InvalidArgument("output channels must be below 16 or a multiple of 16");
   const float* xp = x.typed_data();
   const float* kp = k.typed_data();
   float* yp = y->typed_data();
   int64_t rows = g.n * g.b * g.oh;
   int64_t chunks = std::min<int64_t>(rows, 8 * std::max<int64_t>(1, pool.num_threads()));
   auto chunk = [&](int64_t i) {
+    std::vector<float> scratch;
     for (int64_t r = rows * i / chunks; r < rows * (i + 1) / chunks; ++r) {
       int64_t group = r / (g.b * g.oh), image = r / g.oh, oh = r % g.oh;
       const float* xi = xp + image * g.h * g.w * g.c;
       const float* kg = kp + group * g.kh * g.kw * g.c * g.o;
       float* yr = yp + r * g.ow * g.o;
-      if (kLanes == 16 && g.o % 32 == 0)
+      if (narrow)
+        narrow_row_of<15>(g, xi, kg, yr, oh, scratch);
+      else if (kLanes == 16 && g.o % 32 == 0)
         conv_row<2>(g, xi, kg, yr, oh);
       else
         conv_row<1>(g, xi, kg, yr, oh);
