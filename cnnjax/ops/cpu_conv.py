@@ -23,7 +23,7 @@ times slower than one convolution per group. So, on CPU:
   kernels are built (`cnnjax.ops.direct_conv`, `cnnjax.ops.native`) → `direct_conv`: the
   forward pass, the kernel gradient and, at stride 1, the input gradient as direct
   convolutions in NHWC. ResNet-20 trains 439 → 525 img/s and evaluates 1,912 → 2,393, LeNet-5
-  trains 18,590 → 19,393 on two cores (alternating rounds in one process); the forms below
+  trains 20,702 → 26,844 on two cores (alternating rounds in one process); the forms below
   serve the other layers, and all layers where the kernels cannot be built;
 * stride 1, no dilation, groups 1, a window larger than 1x1 →
   `cnnjax.ops.cpu_kernel_grad.swapped_conv`: XLA's convolution whose kernel gradient runs
