@@ -47,8 +47,8 @@ from jax.extend.core import Primitive
 from jax.interpreters import ad, batching, mlir
 
 from cnnjax.ops import native
+from cnnjax.ops.cpu_kernel_grad import DIMENSION_NUMBERS, HIGHEST
 
-DIMENSION_NUMBERS = ("NHWC", "HWIO", "NHWC")
 LANES = 16  # the kernels' vector width in float32 values: channel counts must be multiples
 MAX_CHANNELS = 64  # wider layers stream the kernel from L2 per output tile (table above)
 
@@ -125,7 +125,7 @@ def _input_gradient(dy, kernel, x_shape, strides, pads):
 def _xla_conv(x, kernel, strides, pads):
     return lax.conv_general_dilated(
         x, kernel, strides, pads, dimension_numbers=DIMENSION_NUMBERS,
-        precision=lax.Precision.HIGHEST,
+        precision=HIGHEST,
     )  # fmt: skip
 
 

@@ -37,9 +37,14 @@ _forced: contextvars.ContextVar[str | None] = contextvars.ContextVar("cnnjax_pat
 _no_kernels: contextvars.ContextVar[bool] = contextvars.ContextVar("no_kernels", default=False)
 
 
+def is_off(value: str) -> bool:
+    """Whether an opt-out variable's value says off: `0`, `false`, `off` or `no` (any case)."""
+    return value.strip().lower() in _OFF
+
+
 def fast_cpu_enabled() -> bool:
     """False when `$CNNJAX_FAST_CPU` turns the CPU fast path off (read at every call)."""
-    return os.environ.get(ENV_VAR, "1").strip().lower() not in _OFF
+    return not is_off(os.environ.get(ENV_VAR, "1"))
 
 
 def current_path() -> str:

@@ -30,11 +30,12 @@ import tempfile
 import threading
 import warnings
 
+from cnnjax.ops import dispatch
+
 SOURCE = pathlib.Path(__file__).with_name("direct_conv.cc")
 TARGETS = ("cnnjax_direct_conv", "cnnjax_direct_conv_kernel_grad")
 CACHE_ENV = "CNNJAX_KERNEL_CACHE"
 ENV_VAR = "CNNJAX_CPP_KERNELS"
-_OFF = ("0", "false", "off", "no")
 _ON = ("1", "true", "on", "yes")
 COMPILE_TIMEOUT_S = 300
 
@@ -150,7 +151,7 @@ def measured_processor() -> bool:
 
 def _load() -> tuple[bool, str]:
     wanted = os.environ.get(ENV_VAR, "").strip().lower()
-    if wanted in _OFF:
+    if dispatch.is_off(wanted):
         return False, f"turned off by ${ENV_VAR}={os.environ[ENV_VAR]}: the XLA forms run"
     if wanted not in _ON and not measured_processor():
         return False, (
