@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 
 from cnnjax import ops
+from cnnjax.ops import dispatch
+from cnnjax.ops.batch_norm import batch_norm_train
 
 Dtype = Any
 default_kernel_init = nn.initializers.lecun_normal()
@@ -129,7 +131,7 @@ def batch_norm(
         statistics of the global batch: cross-replica BatchNorm under `pmap`; Ioffe &
         Szegedy, 2015, normalise over the whole mini-batch); None: this device's examples.
     """
-    return nn.BatchNorm(
+    return BatchNorm(
         use_running_average=not train,
         momentum=0.9,
         epsilon=epsilon,
@@ -138,6 +140,51 @@ def batch_norm(
         axis_name=axis_name,
         name=name,
     )
+
+
+class BatchNorm(nn.BatchNorm):
+    """`flax.linen.BatchNorm` (the same fields, variables and outputs) whose training pass on
+    the CPU path of `cnnjax.ops.dispatch` differentiates with `cnnjax.ops.batch_norm_train`'s
+    hand-written backward pass instead of XLA's autodiff of flax's formula.
+
+    Configurations that function does not cover (a feature axis other than the last, a mask,
+    no scale or bias, reduced precision, `axis_index_groups`, the exact-variance option) run
+    flax's code, as do initialisation and inference.
+    """
+
+    @nn.compact
+    def __call__(self, x, use_running_average: bool | None = None, *, mask=None):
+        running = nn.merge_param(
+            "use_running_average", self.use_running_average, use_running_average
+        )
+        if running or self.is_initializing() or not self._hand_written_fits(x, mask):
+            return super().__call__(x, use_running_average, mask=mask)
+        features = (x.shape[-1],)
+        ra_mean = self.variable("batch_stats", "mean", jnp.zeros, features, jnp.float32)
+        ra_var = self.variable("batch_stats", "var", jnp.ones, features, jnp.float32)
+        scale = self.param("scale", self.scale_init, features, self.param_dtype)
+        bias = self.param("bias", self.bias_init, features, self.param_dtype)
+        y, mean, var = batch_norm_train(x, scale, bias, self.epsilon, self.axis_name)
+        ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
+        ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
+        return y
+
+    def _hand_written_fits(self, x, mask) -> bool:
+        float32 = (None, jnp.float32)
+        return (
+            dispatch.current_path() == "cpu"
+            and mask is None
+            and x.ndim >= 2
+            and self.axis in (-1, x.ndim - 1)
+            and self.use_scale
+            and self.use_bias
+            and self.use_fast_variance
+            and self.force_float32_reductions
+            and self.axis_index_groups is None
+            and x.dtype == jnp.float32
+            and self.dtype in float32
+            and self.param_dtype == jnp.float32
+        )
 
 
 def with_batch_norm_axis(model: nn.Module, axis_name: str | None) -> nn.Module:

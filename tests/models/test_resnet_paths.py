@@ -31,6 +31,21 @@ def test_inference_values_and_gradients_equal_on_both_paths():
     assert_equal_on_both_paths(grads, VARIABLES["params"], X, tol=1e-4, of_leaf_scale=True)
 
 
+def _train_loss(params, x):
+    y, updated = MODEL.apply(
+        {**VARIABLES, "params": params}, x, train=True, mutable=["batch_stats"]
+    )
+    return jnp.sum(jnp.sin(y)), (y, updated)
+
+
+def test_training_values_gradients_and_statistics_equal_on_both_paths():
+    """Training mode: on the CPU path every BatchNorm differentiates with
+    `cnnjax.ops.batch_norm_train`'s hand-written backward pass, and the convolutions run on the
+    C++ kernels; outputs, running statistics and gradients match XLA's autodiff of flax."""
+    grads = jax.value_and_grad(_train_loss, argnums=(0, 1), has_aux=True)
+    assert_equal_on_both_paths(grads, VARIABLES["params"], X, tol=1e-4, of_leaf_scale=True)
+
+
 def test_block_outputs_are_stored_in_inference_on_the_cpu_path_only():
     """ResNet-20's 9 blocks: 9 stored outputs (conditionals) in the inference forward pass on
     the CPU path; none in training (storing slowed it) and none on the native path."""
