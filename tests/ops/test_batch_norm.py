@@ -121,11 +121,13 @@ def test_cross_replica_statistics_equal_one_concatenated_batch():
 
     def shard_loss(x, w, scale, bias):
         y, mean, var = batch_norm_train(x, scale, bias, EPS, axis_name="devices")
-        return jnp.sum(jnp.sin(y) * w) + jnp.sum(mean * var) / 4
+        return jnp.sum(jnp.sin(y) * w) + jnp.sum(mean * var) * jnp.mean(w)  # weight per shard
 
     def whole_loss(x, scale, bias):
         y, mean, var = batch_norm_train(x.reshape(24, 3, 3, 5), scale, bias, EPS)
-        return jnp.sum(jnp.sin(y) * w.reshape(y.shape)) + jnp.sum(mean * var)
+        return jnp.sum(jnp.sin(y) * w.reshape(y.shape)) + jnp.sum(mean * var) * jnp.sum(
+            w.mean((1, 2, 3, 4))
+        )
 
     per_shard = jax.value_and_grad(shard_loss, (0, 2, 3))
     losses, (dx, dscale, dbias) = jax.vmap(per_shard, (0, 0, None, None), axis_name="devices")(
