@@ -24,6 +24,8 @@ import jax.numpy as jnp
 from jax import lax
 from jax.custom_derivatives import SymbolicZero
 
+from cnnjax.ops import fusion_boundary
+
 
 def batch_norm_train(x, scale, bias, epsilon: float, axis_name=None):
     """Normalises x over every axis but the last with its batch statistics.
@@ -88,7 +90,7 @@ def _backward_rule(epsilon, axis_name, residuals, cotangents):
     mean_g, mean_g_centred = _means([sum_g, sum_g_centred], count, axis_name)
     a = rstd * scale
     k = a * rstd * rstd * mean_g_centred
-    dx = a * g - x * k + (mean * k - a * mean_g)
+    dx = fusion_boundary.stored_on_cpu(_input_gradient, x, g, a, k, mean * k - a * mean_g)
     if not (isinstance(g_mean, SymbolicZero) and isinstance(g_var, SymbolicZero)):
         # The statistics' own cotangents (zero in training, where they only reach the running
         # averages): d mean/dx = 1/n, d var/dx = 2 (x - mean)/n, n the (global) batch count.
@@ -97,6 +99,10 @@ def _backward_rule(epsilon, axis_name, residuals, cotangents):
         g_mean, g_var = _means([g_mean, g_var], 1, axis_name)
         dx = dx + g_mean / count + (x - mean) * (2 * g_var / count)
     return dx, sum_g_centred * rstd, sum_g
+
+
+def _input_gradient(x, g, a, k, c):
+    return a * g - x * k + c
 
 
 _batch_norm_train.defvjp(_forward_rule, _backward_rule, symbolic_zeros=True)
