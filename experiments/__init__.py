@@ -1,7 +1,8 @@
 """absl entry points and configs of cnnjax (`python -m experiments.<entry>`).
 
 Importing the package relaunches an entry point with glibc's huge-page malloc where that helps
-(`experiments/huge_pages.py`); importing it any other way changes nothing.
+(`experiments/huge_pages.py`) and with tcmalloc where it is installed (`experiments/allocator.py`);
+importing it any other way changes nothing.
 """
 
 from experiments import huge_pages

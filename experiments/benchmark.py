@@ -46,7 +46,7 @@ from cnnjax.data.datasets import Dataset
 from cnnjax.data.sources import ArraySource
 from cnnjax.ops import dispatch, native
 from cnnjax.train import steps as train_steps
-from experiments import huge_pages, model_speed, op_speed
+from experiments import allocator, huge_pages, model_speed, op_speed
 
 MODES: dict[str, Callable[[], None]] = {}
 
@@ -184,7 +184,8 @@ def models_mode() -> None:
     print(
         f"jax {jax.__version__} devices={jax.devices()} ops_path={dispatch.current_path()} "
         f"xla_cpu_flag={cnnjax.cpu_flags.STATUS} compilation_cache=off "
-        f"huge_pages={huge_pages.status()} cpp_kernels={native_kernels_status()}",
+        f"huge_pages={huge_pages.status()} allocator={allocator.status()} "
+        f"cpp_kernels={native_kernels_status()}",
         flush=True,
     )
     peak = model_speed.matmul_peak_gflops(f.peak_size)

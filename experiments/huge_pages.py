@@ -36,6 +36,8 @@ import platform
 import sys
 from collections.abc import Mapping, Sequence
 
+from experiments import allocator
+
 TUNABLE_NAME = "glibc.malloc.hugetlb"
 TUNABLE = f"{TUNABLE_NAME}=1"
 THP_ENABLED = "/sys/kernel/mm/transparent_hugepage/enabled"
@@ -114,8 +116,12 @@ def status(environ: Mapping[str, str] = os.environ) -> str:
 
 
 def relaunch_if_entry_point() -> None:
-    """Replaces this process by the same command with the tunable if `relaunch_environ` says so."""
+    """Replaces this process by the same command with the tunable if `relaunch_environ` says so,
+    and with tcmalloc preloaded if `allocator.preload_environ` does (one relaunch for both)."""
     environ = relaunch_environ(os.environ, sys.orig_argv, thp_mode(), glibc_version())
+    if entry_point(sys.orig_argv).startswith(PACKAGE + "."):
+        library = allocator.find_tcmalloc()
+        environ = allocator.preload_environ(environ or os.environ, library) or environ
     if environ is None or not sys.executable:
         return
     sys.stdout.flush()
