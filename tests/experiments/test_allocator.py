@@ -1,14 +1,12 @@
 """`experiments/allocator.py`: tcmalloc preloaded into entry points where it is installed."""
 
 import os
-from pathlib import Path
 
 import pytest
 from page_faults_run import page_faults
 
 from experiments import allocator
 
-ROOT = Path(__file__).resolve().parents[2]
 SONAME = "libtcmalloc_minimal.so.4"
 
 

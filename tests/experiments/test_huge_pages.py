@@ -1,7 +1,6 @@
 """`experiments.huge_pages`: entry points, and only entry points, relaunch with huge-page malloc."""
 
 import os
-import pathlib
 import sys
 
 import pytest
@@ -9,7 +8,6 @@ from page_faults_run import page_faults
 
 from experiments import huge_pages
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 ENTRY = ["/venv/bin/python", "-m", "experiments.train", "--workdir=runs/x"]
 ENVIRON = {"PATH": "/usr/bin", "GLIBC_TUNABLES": ""}
 LINUX = ("madvise", (2, 36))
