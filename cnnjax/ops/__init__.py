@@ -1,6 +1,7 @@
 """Pure convolution, pooling, normalisation and hand-made-kernel functions on jnp arrays."""
 
 from cnnjax.ops import kernels
+from cnnjax.ops.batch_norm import batch_norm_train
 from cnnjax.ops.conv import conv1d, conv2d, conv3d, conv_general
 from cnnjax.ops.kernels import apply_kernel, edge_magnitude
 from cnnjax.ops.normalization import local_response_norm
@@ -17,6 +18,7 @@ from cnnjax.ops.pooling import (
 __all__ = [
     "apply_kernel",
     "avg_pool",
+    "batch_norm_train",
     "conv1d",
     "conv2d",
     "conv3d",
