@@ -119,9 +119,9 @@ def relaunch_if_entry_point() -> None:
     """Replaces this process by the same command with the tunable if `relaunch_environ` says so,
     and with tcmalloc preloaded if `allocator.preload_environ` does (one relaunch for both)."""
     environ = relaunch_environ(os.environ, sys.orig_argv, thp_mode(), glibc_version())
-    if entry_point(sys.orig_argv).startswith(PACKAGE + "."):
-        library = allocator.find_tcmalloc()
-        environ = allocator.preload_environ(environ or os.environ, library) or environ
+    current = environ or os.environ
+    if entry_point(sys.orig_argv).startswith(PACKAGE + ".") and allocator.wanted(current):
+        environ = allocator.preload_environ(current, allocator.find_tcmalloc()) or environ
     if environ is None or not sys.executable:
         return
     sys.stdout.flush()
